@@ -1,0 +1,389 @@
+//! The column builders that accumulate events between flushes, and the
+//! mapping from a raw [`SocketEvent`] to one row of the capture schema.
+//!
+//! This is the per-event hot path of the recorder, so [`EventBatch::push`]
+//! only appends to Arrow builders: strings (kind, probe, comm, addr) are
+//! copied or formatted straight into the builders' value buffers, and the
+//! constant `host` column is only materialized when the batch is finished.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use arrow_array::builder::{
+    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
+use std::sync::Arc;
+
+use crate::addr::{SockAddr, write_lossy};
+use crate::schema::{TIME_ZONE, capture_schema};
+
+/// Name stored in `kind` for a kind number this build doesn't know (a newer
+/// eBPF object, or a corrupt event): better a visible odd row than a panic
+/// or a silently dropped event.
+pub const UNKNOWN_KIND: &str = "unknown";
+
+/// Rows the builders reserve up front; they grow (amortized) beyond it.
+const INITIAL_ROWS: usize = 8 * 1024;
+
+/// In-memory columns of the events pushed since the last flush, in schema
+/// order (see [`crate::schema::capture_schema`]).
+pub struct EventBatch {
+    boot_time_ns: i64,
+    time: TimestampNanosecondBuilder,
+    time_ns: UInt64Builder,
+    kind: StringBuilder,
+    probe: StringBuilder,
+    in_flight: BooleanBuilder,
+    cpu: UInt32Builder,
+    pid: UInt32Builder,
+    tid: UInt32Builder,
+    uid: UInt32Builder,
+    comm: StringBuilder,
+    cgroup_id: UInt64Builder,
+    fd: Int32Builder,
+    fd2: Int32Builder,
+    ret: Int64Builder,
+    errno: Int32Builder,
+    latency_ns: UInt64Builder,
+    family: UInt16Builder,
+    sock_type: UInt16Builder,
+    protocol: UInt16Builder,
+    call_flags: UInt32Builder,
+    addr_family: UInt16Builder,
+    addr: StringBuilder,
+    port: UInt16Builder,
+    bytes: Int64Builder,
+    rows: usize,
+}
+
+impl EventBatch {
+    /// `boot_time_ns` (wall-clock Unix ns of boot) turns the kernel's
+    /// CLOCK_BOOTTIME stamps into the `time` column.
+    pub fn new(boot_time_ns: i64) -> Self {
+        let n = INITIAL_ROWS;
+        // Short strings: kind/probe names, 16-byte comms, addresses.
+        let s = || StringBuilder::with_capacity(n, n * 16);
+        EventBatch {
+            boot_time_ns,
+            time: TimestampNanosecondBuilder::with_capacity(n).with_timezone(TIME_ZONE),
+            time_ns: UInt64Builder::with_capacity(n),
+            kind: s(),
+            probe: StringBuilder::with_capacity(n, n * 40),
+            in_flight: BooleanBuilder::with_capacity(n),
+            cpu: UInt32Builder::with_capacity(n),
+            pid: UInt32Builder::with_capacity(n),
+            tid: UInt32Builder::with_capacity(n),
+            uid: UInt32Builder::with_capacity(n),
+            comm: s(),
+            cgroup_id: UInt64Builder::with_capacity(n),
+            fd: Int32Builder::with_capacity(n),
+            fd2: Int32Builder::with_capacity(n),
+            ret: Int64Builder::with_capacity(n),
+            errno: Int32Builder::with_capacity(n),
+            latency_ns: UInt64Builder::with_capacity(n),
+            family: UInt16Builder::with_capacity(n),
+            sock_type: UInt16Builder::with_capacity(n),
+            protocol: UInt16Builder::with_capacity(n),
+            call_flags: UInt32Builder::with_capacity(n),
+            addr_family: UInt16Builder::with_capacity(n),
+            addr: s(),
+            port: UInt16Builder::with_capacity(n),
+            bytes: Int64Builder::with_capacity(n),
+            rows: 0,
+        }
+    }
+
+    /// Rows pushed since the last [`EventBatch::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one event as one row. `probe` names the attach point that
+    /// produced it (e.g. `tracepoint:syscalls:sys_exit_connect`).
+    pub fn push(&mut self, ev: &SocketEvent, probe: &str) {
+        let kind = EventKind::from_u8(ev.kind);
+        let in_flight = ev.flags & FLAG_IN_FLIGHT != 0;
+        // Unknown kinds are treated as calls: their ret/latency are kept.
+        let is_call = kind.is_none_or(EventKind::is_call);
+
+        self.time.append_value(
+            self.boot_time_ns
+                .saturating_add(i64::try_from(ev.time_ns).unwrap_or(i64::MAX)),
+        );
+        self.time_ns.append_value(ev.time_ns);
+        self.kind
+            .append_value(kind.map_or(UNKNOWN_KIND, EventKind::name));
+        self.probe.append_value(probe);
+        self.in_flight.append_value(in_flight);
+        self.cpu.append_value(ev.cpu);
+        self.pid.append_value(ev.pid);
+        self.tid.append_value(ev.tid);
+        self.uid.append_value(ev.uid);
+
+        // comm is NUL-padded; anything after the first NUL is stale.
+        let comm_len = ev
+            .comm
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(ev.comm.len());
+        // Writing into a StringBuilder cannot fail.
+        let _ = write_lossy(&mut self.comm, &ev.comm[..comm_len]);
+        self.comm.append_value("");
+
+        self.cgroup_id.append_value(ev.cgroup_id);
+        self.fd.append_option((ev.fd != -1).then_some(ev.fd));
+        self.fd2.append_option((ev.fd2 != -1).then_some(ev.fd2));
+
+        // A call still in flight has no return value yet.
+        let ret = (!in_flight).then_some(ev.ret);
+        self.ret.append_option(ret);
+        self.errno.append_option(
+            ret.filter(|&r| r < 0)
+                .map(|r| i32::try_from(-r).unwrap_or(i32::MAX)),
+        );
+        self.latency_ns
+            .append_option((is_call && !in_flight).then_some(ev.latency_ns));
+
+        self.family.append_value(ev.family);
+        self.sock_type.append_value(ev.sock_type);
+        self.protocol.append_value(ev.protocol);
+        self.call_flags.append_value(ev.call_flags);
+
+        let addr = SockAddr::parse(&ev.addr, ev.addr_len);
+        self.addr_family.append_option(addr.map(|a| a.family()));
+        match addr.filter(SockAddr::has_text) {
+            Some(a) => {
+                let _ = write!(self.addr, "{a}");
+                self.addr.append_value("");
+            }
+            None => self.addr.append_null(),
+        }
+        self.port.append_option(addr.and_then(|a| a.port()));
+
+        self.bytes
+            .append_option(ret.filter(|&r| !is_call && r >= 0));
+
+        self.rows += 1;
+    }
+
+    /// Turns the rows pushed so far into a [`RecordBatch`] of the capture
+    /// schema and empties the builders for the next batch.
+    pub fn finish(&mut self, host: &str) -> Result<RecordBatch> {
+        let rows = std::mem::take(&mut self.rows);
+        // The host is the same on every row: build it here rather than
+        // copying it per event. Parquet dictionary-encodes it to almost nothing.
+        let host: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            host, rows,
+        )));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.time.finish()),
+            Arc::new(self.time_ns.finish()),
+            host,
+            Arc::new(self.kind.finish()),
+            Arc::new(self.probe.finish()),
+            Arc::new(self.in_flight.finish()),
+            Arc::new(self.cpu.finish()),
+            Arc::new(self.pid.finish()),
+            Arc::new(self.tid.finish()),
+            Arc::new(self.uid.finish()),
+            Arc::new(self.comm.finish()),
+            Arc::new(self.cgroup_id.finish()),
+            Arc::new(self.fd.finish()),
+            Arc::new(self.fd2.finish()),
+            Arc::new(self.ret.finish()),
+            Arc::new(self.errno.finish()),
+            Arc::new(self.latency_ns.finish()),
+            Arc::new(self.family.finish()),
+            Arc::new(self.sock_type.finish()),
+            Arc::new(self.protocol.finish()),
+            Arc::new(self.call_flags.finish()),
+            Arc::new(self.addr_family.finish()),
+            Arc::new(self.addr.finish()),
+            Arc::new(self.port.finish()),
+            Arc::new(self.bytes.finish()),
+        ];
+        RecordBatch::try_new(capture_schema(), columns)
+            .context("building a record batch of the capture schema")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::addr::tests::{sockaddr_in, sockaddr_in6, sockaddr_un};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type, UInt16Type, UInt64Type};
+    use arrow_array::{Array, BooleanArray};
+    use sockrec_common::ADDR_CAP;
+    use std::net::Ipv6Addr;
+
+    /// A zeroed event of the given kind.
+    pub(crate) fn event(kind: EventKind) -> SocketEvent {
+        SocketEvent {
+            time_ns: 1_000,
+            latency_ns: 0,
+            cgroup_id: 0,
+            ret: 0,
+            pid: 0,
+            tid: 0,
+            uid: 0,
+            cpu: 0,
+            fd: -1,
+            fd2: -1,
+            call_flags: 0,
+            kind: kind as u8,
+            flags: 0,
+            family: 0,
+            sock_type: 0,
+            protocol: 0,
+            addr_len: 0,
+            _pad: 0,
+            comm: [0; 16],
+            addr: [0; ADDR_CAP],
+        }
+    }
+
+    pub(crate) fn with_addr(mut ev: SocketEvent, (raw, len): ([u8; ADDR_CAP], u16)) -> SocketEvent {
+        ev.addr = raw;
+        ev.addr_len = len;
+        ev
+    }
+
+    #[test]
+    fn columns_follow_the_event() {
+        let mut b = EventBatch::new(1_700_000_000_000_000_000);
+
+        // 0: connect to 127.0.0.1:8080 that failed with ECONNREFUSED.
+        let mut ev = with_addr(event(EventKind::Connect), sockaddr_in([127, 0, 0, 1], 8080));
+        ev.ret = -111;
+        ev.fd = 3;
+        ev.latency_ns = 42;
+        ev.comm[..4].copy_from_slice(b"curl");
+        ev.comm[5] = b'x'; // stale byte after the NUL: not part of comm
+        b.push(&ev, "tracepoint:syscalls:sys_exit_connect");
+
+        // 1: recv of 10 bytes (latency is meaningless for messages).
+        let mut ev = event(EventKind::Recv);
+        ev.ret = 10;
+        ev.latency_ns = 99;
+        b.push(&ev, "kprobe:sock_recvmsg");
+
+        // 2: accept still in flight.
+        let mut ev = with_addr(
+            event(EventKind::Accept),
+            sockaddr_in6(Ipv6Addr::LOCALHOST, 22),
+        );
+        ev.flags = FLAG_IN_FLIGHT;
+        ev.ret = -4;
+        ev.fd = 5;
+        b.push(&ev, "tracepoint:syscalls:sys_enter_accept");
+
+        // 3: bind to an abstract unix name; 4: unknown kind.
+        b.push(
+            &with_addr(event(EventKind::Bind), sockaddr_un(b"\0abs", 2 + 4)),
+            "p",
+        );
+        let mut ev = event(EventKind::Send);
+        ev.kind = 200;
+        ev.ret = -1;
+        b.push(&ev, "p");
+
+        assert_eq!(b.len(), 5);
+        let batch = b.finish("h1").unwrap();
+        assert!(b.is_empty());
+        assert_eq!(batch.num_rows(), 5);
+
+        let c = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let kind = c("kind");
+        let kind = kind.as_string::<i32>();
+        assert_eq!(
+            kind.iter().flatten().collect::<Vec<_>>(),
+            ["connect", "recv", "accept", "bind", UNKNOWN_KIND]
+        );
+        let comm = c("comm");
+        assert_eq!(comm.as_string::<i32>().value(0), "curl");
+        assert_eq!(c("host").as_string::<i32>().value(4), "h1");
+
+        let time = c("time");
+        let time = time.as_primitive::<arrow_array::types::TimestampNanosecondType>();
+        assert_eq!(time.value(0), 1_700_000_000_000_001_000);
+
+        let ret = c("ret");
+        let ret = ret.as_primitive::<Int64Type>();
+        assert_eq!(
+            ret.iter().collect::<Vec<_>>(),
+            [Some(-111), Some(10), None, Some(0), Some(-1)]
+        );
+        let errno = c("errno");
+        let errno = errno.as_primitive::<Int32Type>();
+        assert_eq!(
+            errno.iter().collect::<Vec<_>>(),
+            [Some(111), None, None, None, Some(1)]
+        );
+        let lat = c("latency_ns");
+        let lat = lat.as_primitive::<UInt64Type>();
+        assert_eq!(
+            lat.iter().collect::<Vec<_>>(),
+            [Some(42), None, None, Some(0), Some(0)]
+        );
+        let bytes = c("bytes");
+        let bytes = bytes.as_primitive::<Int64Type>();
+        assert_eq!(
+            bytes.iter().collect::<Vec<_>>(),
+            [None, Some(10), None, None, None]
+        );
+        let fd = c("fd");
+        let fd = fd.as_primitive::<Int32Type>();
+        assert_eq!(
+            fd.iter().collect::<Vec<_>>(),
+            [Some(3), None, Some(5), None, None]
+        );
+        assert_eq!(c("fd2").null_count(), 5);
+
+        let in_flight = c("in_flight");
+        let in_flight: &BooleanArray = in_flight.as_boolean();
+        assert_eq!(
+            in_flight.iter().flatten().collect::<Vec<_>>(),
+            [false, false, true, false, false]
+        );
+
+        let addr = c("addr");
+        let addr = addr.as_string::<i32>();
+        assert_eq!(
+            addr.iter().collect::<Vec<_>>(),
+            [Some("127.0.0.1"), None, Some("::1"), Some("@abs"), None]
+        );
+        let port = c("port");
+        let port = port.as_primitive::<UInt16Type>();
+        assert_eq!(
+            port.iter().collect::<Vec<_>>(),
+            [Some(8080), None, Some(22), None, None]
+        );
+        let fam = c("addr_family");
+        let fam = fam.as_primitive::<UInt16Type>();
+        assert_eq!(
+            fam.iter().collect::<Vec<_>>(),
+            [Some(2), None, Some(10), Some(1), None]
+        );
+    }
+
+    #[test]
+    fn builders_are_reusable_after_finish() {
+        let mut b = EventBatch::new(0);
+        b.push(&event(EventKind::Socket), "p");
+        assert_eq!(b.finish("h").unwrap().num_rows(), 1);
+        // The timestamp builder must keep its time zone across batches, or
+        // the second batch would not match the schema.
+        b.push(&event(EventKind::Socket), "p");
+        b.push(&event(EventKind::Socket), "p");
+        assert_eq!(b.finish("h").unwrap().num_rows(), 2);
+        assert_eq!(b.finish("h").unwrap().num_rows(), 0);
+    }
+}

@@ -1,0 +1,29 @@
+//! sockrec's capture file format.
+//!
+//! A capture is a single Parquet file, one row per socket event, with the
+//! recording's context (host, kernel, boot time, probes, lost events...) in
+//! the file's key-value metadata. Parquet makes captures directly queryable
+//! by DuckDB, pandas, Polars or Spark; the layout is documented for them in
+//! `docs/capture-format.md`.
+//!
+//! - [`schema`]: the columns and metadata keys, and [`FORMAT_VERSION`].
+//! - [`CaptureWriter`]: the recorder's side; the file is a complete Parquet
+//!   file after every flush, so a killed recorder loses at most the events
+//!   since its last flush.
+//! - [`CaptureInfo`]: the footer of an existing capture (`sockrec info`).
+//! - [`SockAddr`]: how raw `sockaddr` bytes become the `addr`/`port` columns.
+//!
+//! The crate builds on stable Rust and needs no privileges: it never touches
+//! the kernel, only [`sockrec_common::SocketEvent`] values.
+
+pub mod addr;
+mod batch;
+mod reader;
+pub mod schema;
+mod writer;
+
+pub use addr::SockAddr;
+pub use batch::UNKNOWN_KIND;
+pub use reader::CaptureInfo;
+pub use schema::{FORMAT_VERSION, capture_schema};
+pub use writer::{CaptureMeta, CaptureSummary, CaptureWriter, ZSTD_LEVEL};

@@ -1,0 +1,281 @@
+//! [`CaptureInfo`]: what `sockrec info` shows about a capture, read from the
+//! Parquet footer without scanning the events (except the `kind` column for
+//! [`CaptureInfo::events_per_kind`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use arrow_array::cast::AsArray;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use sockrec_common::EventKind;
+
+use crate::schema::{self, FORMAT_VERSION, col};
+
+/// Parquet's magic, at both ends of every Parquet file.
+const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+
+/// The footer of a capture: its metadata and row count.
+#[derive(Clone, Debug)]
+pub struct CaptureInfo {
+    pub path: PathBuf,
+    /// Size of the file in bytes.
+    pub file_size: u64,
+    pub format_version: u32,
+    pub sockrec_version: String,
+    pub host: String,
+    pub kernel: String,
+    /// Wall-clock Unix ns of boot.
+    pub boot_time_ns: i64,
+    /// Recording start, Unix epoch ns.
+    pub start_ns: i64,
+    /// Recording end (or last flush, if not complete), Unix epoch ns.
+    pub end_ns: i64,
+    pub probes: String,
+    /// Events lost per CPU.
+    pub lost: Vec<u64>,
+    pub filters: String,
+    /// Whether the recording was finished cleanly (otherwise the file holds
+    /// the events up to the last flush before the recorder died).
+    pub complete: bool,
+    /// Events in the file.
+    pub rows: u64,
+    pub row_groups: usize,
+    metadata: Arc<ParquetMetaData>,
+}
+
+impl CaptureInfo {
+    /// Reads the footer of the capture at `path`. Errors are one line that
+    /// starts with the path.
+    pub fn open(path: &Path) -> Result<CaptureInfo> {
+        let shown = path.display();
+        let mut file = File::open(path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => anyhow!("{shown}: no such file"),
+            _ => anyhow!("{shown}: {e}"),
+        })?;
+        let stat = file.metadata().map_err(|e| anyhow!("{shown}: {e}"))?;
+        if stat.is_dir() {
+            bail!("{shown}: is a directory");
+        }
+        let file_size = stat.len();
+        check_magic(&mut file).map_err(|e| anyhow!("{shown}: {e}"))?;
+        let metadata = ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            // Right magic but no readable footer: most likely a recorder
+            // that died in the middle of a flush.
+            .map_err(|e| anyhow!("{shown}: damaged Parquet file (no valid footer: {e})"))?;
+
+        let kv: BTreeMap<&str, &str> = metadata
+            .file_metadata()
+            .key_value_metadata()
+            .into_iter()
+            .flatten()
+            .filter_map(|kv| Some((kv.key.as_str(), kv.value.as_deref()?)))
+            .collect();
+        let get = |key: &str| kv.get(key).copied();
+        let parse_i64 = |key: &str| -> Result<i64> {
+            match get(key) {
+                None => Ok(0),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow!("{shown}: bad {key} value {v:?}")),
+            }
+        };
+
+        let version = get(schema::META_FORMAT_VERSION).ok_or_else(|| {
+            anyhow!(
+                "{shown}: not a sockrec capture (no {} metadata)",
+                schema::META_FORMAT_VERSION
+            )
+        })?;
+        let format_version: u32 = version.trim().parse().map_err(|_| {
+            anyhow!(
+                "{shown}: bad {} value {version:?}",
+                schema::META_FORMAT_VERSION
+            )
+        })?;
+        if format_version > FORMAT_VERSION {
+            bail!(
+                "{shown}: capture format version {format_version} is newer than this sockrec understands ({FORMAT_VERSION})"
+            );
+        }
+        let lost = match get(schema::META_LOST).map(str::trim) {
+            None | Some("") => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(|n| n.trim().parse::<u64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| anyhow!("{shown}: bad {} value {v:?}", schema::META_LOST))?,
+        };
+        let text = |key: &str| get(key).unwrap_or_default().to_string();
+
+        Ok(CaptureInfo {
+            path: path.to_path_buf(),
+            file_size,
+            format_version,
+            sockrec_version: text(schema::META_VERSION),
+            host: text(schema::META_HOST),
+            kernel: text(schema::META_KERNEL),
+            boot_time_ns: parse_i64(schema::META_BOOT_TIME_NS)?,
+            start_ns: parse_i64(schema::META_START_NS)?,
+            end_ns: parse_i64(schema::META_END_NS)?,
+            probes: text(schema::META_PROBES),
+            lost,
+            filters: text(schema::META_FILTERS),
+            complete: get(schema::META_COMPLETE) == Some("true"),
+            rows: u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0),
+            row_groups: metadata.num_row_groups(),
+            metadata: Arc::new(metadata),
+        })
+    }
+
+    /// Total events lost.
+    pub fn lost_total(&self) -> u64 {
+        self.lost.iter().sum()
+    }
+
+    /// Recording duration (zero if the times are missing or inverted).
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(u64::try_from(self.end_ns.saturating_sub(self.start_ns)).unwrap_or(0))
+    }
+
+    /// Events per `kind`, counted from the `kind` column alone. Kinds are in
+    /// wire order (socket, socketpair, bind, ...), then any unknown names in
+    /// alphabetical order; kinds with no events are left out.
+    pub fn events_per_kind(&self) -> Result<Vec<(String, u64)>> {
+        let shown = self.path.display();
+        let file = File::open(&self.path).map_err(|e| anyhow!("{shown}: {e}"))?;
+        let meta = ArrowReaderMetadata::try_new(self.metadata.clone(), ArrowReaderOptions::new())
+            .map_err(|e| anyhow!("{shown}: {e}"))?;
+        let mask = ProjectionMask::columns(meta.parquet_schema(), [col::KIND]);
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| anyhow!("{shown}: {e}"))?;
+
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| anyhow!("{shown}: reading the kind column: {e}"))?;
+            let kinds = batch
+                .column_by_name(col::KIND)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| anyhow!("{shown}: no string column {:?}", col::KIND))?;
+            for kind in kinds.iter().flatten() {
+                // Look up before inserting: allocates only once per kind.
+                match counts.get_mut(kind) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(kind.to_string(), 1);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(counts.len());
+        for kind in EventKind::ALL {
+            if let Some(n) = counts.remove(kind.name()) {
+                out.push((kind.name().to_string(), n));
+            }
+        }
+        out.extend(counts);
+        Ok(out)
+    }
+
+    /// The human summary `sockrec info` prints. If the `kind` column can't
+    /// be read, says so in place of the per-kind counts.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let mut line = |label: &str, value: &dyn std::fmt::Display| {
+            let _ = writeln!(s, "{:<17}{value}", format!("{label}:"));
+        };
+        line(
+            "file",
+            &format_args!("{} ({} bytes)", self.path.display(), self.file_size),
+        );
+        line("host", &self.host);
+        line("kernel", &self.kernel);
+        line("format version", &self.format_version);
+        line("sockrec version", &self.sockrec_version);
+        line("start", &wall_clock(self.start_ns));
+        line("end", &wall_clock(self.end_ns));
+        line("duration", &format_duration(self.duration()));
+        line(
+            "rows",
+            &format_args!("{} in {} row group(s)", self.rows, self.row_groups),
+        );
+        line(
+            "complete",
+            &if self.complete {
+                "yes"
+            } else {
+                "no (the recorder did not finish: events up to its last flush)"
+            },
+        );
+        line("probes", &self.probes);
+        let per_cpu = self
+            .lost
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        line(
+            "lost",
+            &format_args!("{} (per CPU: {per_cpu})", self.lost_total()),
+        );
+        line("filters", &self.filters);
+        match self.events_per_kind() {
+            Ok(kinds) if kinds.is_empty() => line("events", &"none"),
+            Ok(kinds) => {
+                let _ = writeln!(s, "events:");
+                let width = kinds.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                for (kind, n) in kinds {
+                    let _ = writeln!(s, "  {kind:<width$}  {n}");
+                }
+            }
+            Err(e) => line("events", &format_args!("unreadable ({e:#})")),
+        }
+        s
+    }
+}
+
+/// Distinguishes "not Parquet at all" from a damaged Parquet file, whose
+/// footer error would otherwise be cryptic.
+fn check_magic(file: &mut File) -> Result<()> {
+    let mut head = [0u8; 4];
+    let is_parquet = match file.read_exact(&mut head) {
+        Ok(()) => &head == PARQUET_MAGIC,
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !is_parquet {
+        bail!("not a Parquet file");
+    }
+    file.seek(SeekFrom::Start(0)).context("seeking")?;
+    Ok(())
+}
+
+/// RFC 3339 UTC with nanoseconds, or `unknown` for a missing (0) time.
+fn wall_clock(ns: i64) -> String {
+    match u64::try_from(ns) {
+        Ok(ns) if ns > 0 => {
+            humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_nanos(ns)).to_string()
+        }
+        _ => "unknown".to_string(),
+    }
+}
+
+/// Like `1h 2m 3s 450ms`: to the millisecond, finer is noise for a recording.
+fn format_duration(d: Duration) -> String {
+    let ms = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    humantime::format_duration(ms).to_string()
+}

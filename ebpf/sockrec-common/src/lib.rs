@@ -1,0 +1,210 @@
+//! The event layout shared by the eBPF programs (kernel side) and the recorder
+//! (user side).
+//!
+//! Everything here is `#[repr(C)]` plain data: the kernel writes it into the
+//! ring buffer byte for byte and user space reads it back with the same layout.
+//! Nothing in this crate may allocate or use `std`: it is compiled for
+//! `bpfel-unknown-none` as well as for the host.
+#![no_std]
+
+/// What kind of socket event a record is. The numbering is part of the wire
+/// format between kernel and user space (not of the capture file, which
+/// stores [`EventKind::name`]).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// socket(2)
+    Socket = 1,
+    /// socketpair(2)
+    Socketpair = 2,
+    /// bind(2)
+    Bind = 3,
+    /// connect(2)
+    Connect = 4,
+    /// accept(2)
+    Accept = 5,
+    /// accept4(2)
+    Accept4 = 6,
+    /// One message sent through `sock_sendmsg()` (send, sendto, sendmsg, write on a socket...).
+    Send = 7,
+    /// One message received through `sock_recvmsg()`.
+    Recv = 8,
+}
+
+impl EventKind {
+    /// Every kind, in wire order.
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Socket,
+        EventKind::Socketpair,
+        EventKind::Bind,
+        EventKind::Connect,
+        EventKind::Accept,
+        EventKind::Accept4,
+        EventKind::Send,
+        EventKind::Recv,
+    ];
+
+    pub fn from_u8(v: u8) -> Option<EventKind> {
+        EventKind::ALL.get((v as usize).wrapping_sub(1)).copied()
+    }
+
+    /// The name stored in the capture's `kind` column and accepted by `--events`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::Socket => "socket",
+            EventKind::Socketpair => "socketpair",
+            EventKind::Bind => "bind",
+            EventKind::Connect => "connect",
+            EventKind::Accept => "accept",
+            EventKind::Accept4 => "accept4",
+            EventKind::Send => "send",
+            EventKind::Recv => "recv",
+        }
+    }
+
+    /// This kind's bit in the kernel-side event filter ([`EVENT_MASK_ALL`]).
+    pub const fn bit(self) -> u32 {
+        1 << (self as u8)
+    }
+
+    /// Whether this is a syscall traced at entry and exit (as opposed to a message).
+    pub const fn is_call(self) -> bool {
+        !matches!(self, EventKind::Send | EventKind::Recv)
+    }
+}
+
+/// The filter value that lets every kind through.
+pub const EVENT_MASK_ALL: u32 = 0x1fe;
+
+/// [`SocketEvent::flags`]: the call had not returned when recording stopped;
+/// `ret` and `latency_ns` are meaningless and `time_ns` is the entry time.
+pub const FLAG_IN_FLIGHT: u8 = 1 << 0;
+/// [`SocketEvent::flags`]: `family`, `sock_type` and `protocol` were read from
+/// the kernel's `struct socket` (otherwise: from the syscall's arguments, or unknown).
+pub const FLAG_SOCK_FROM_KERNEL: u8 = 1 << 1;
+/// [`SocketEvent::flags`]: `addr` was read from the kernel's socket (accept
+/// with a NULL address), not from the caller's buffer.
+pub const FLAG_ADDR_FROM_KERNEL: u8 = 1 << 2;
+
+/// Room for a `struct sockaddr_un` (110 bytes), the largest address we keep.
+pub const ADDR_CAP: usize = 112;
+
+/// One socket event, as the kernel hands it to user space.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SocketEvent {
+    /// `bpf_ktime_get_boot_ns()` when the call returned (entry time for calls in
+    /// flight), or when the message was sent/received. CLOCK_BOOTTIME.
+    pub time_ns: u64,
+    /// Exit minus entry for calls; 0 for messages.
+    pub latency_ns: u64,
+    /// `bpf_get_current_cgroup_id()`: cgroup v2 inode number.
+    pub cgroup_id: u64,
+    /// The call's return value; for messages the byte count or -errno.
+    pub ret: i64,
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    pub uid: u32,
+    pub cpu: u32,
+    /// The socket the call acted on (the new socket for socket/socketpair,
+    /// the listening socket for accept); -1 where unknown (messages).
+    pub fd: i32,
+    /// The second fd: the accepted socket, or socketpair's `sv[1]`; -1 otherwise.
+    pub fd2: i32,
+    /// socket/socketpair: the flag bits of `type` (SOCK_NONBLOCK, SOCK_CLOEXEC);
+    /// accept4: its `flags`; send/recv: the msg flags.
+    pub call_flags: u32,
+    /// [`EventKind`] as u8.
+    pub kind: u8,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+    /// Socket's address family (`sk->__sk_common.skc_family`), 0 if unknown.
+    pub family: u16,
+    /// Socket's type (`socket->type`, SOCK_STREAM...), 0 if unknown.
+    pub sock_type: u16,
+    /// Socket's protocol (`sk->sk_protocol`), 0 if unknown.
+    pub protocol: u16,
+    /// Bytes of `addr` that hold the address (0: none).
+    pub addr_len: u16,
+    pub _pad: u16,
+    /// `current->comm`.
+    pub comm: [u8; 16],
+    /// The raw `struct sockaddr`: what bind/connect were passed, or accept's peer.
+    pub addr: [u8; ADDR_CAP],
+}
+
+/// A call seen at entry and not yet at exit: the in-kernel pending map's
+/// value, keyed by `pid_tgid`. Read back by user space at the end of a
+/// recording to keep calls still in flight.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PendingCall {
+    pub event: SocketEvent,
+    /// accept/accept4: the caller's `upeer_sockaddr`; socketpair: `usockvec`.
+    pub user_ptr: u64,
+    /// accept/accept4: the caller's `upeer_addrlen`.
+    pub user_len_ptr: u64,
+}
+
+/// Where to find one field of a kernel struct, resolved from the running
+/// kernel's BTF at load time (no offsets are compiled in).
+///
+/// The field is `size` bytes at `offset`; for bitfields (`bits != 0`) it is
+/// `bits` wide starting `shift` bits into those bytes (little-endian).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub offset: u32,
+    pub size: u8,
+    pub shift: u8,
+    pub bits: u8,
+    pub _pad: u8,
+}
+
+/// Every kernel struct field the programs read, passed in as one global.
+/// See `recorder/src/kernel_fields.rs` for the path of each.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelFields {
+    /// `task_struct.files`
+    pub task_files: FieldSpec,
+    /// `files_struct.fdt`
+    pub files_fdt: FieldSpec,
+    /// `fdtable.max_fds`
+    pub fdt_max_fds: FieldSpec,
+    /// `fdtable.fd`
+    pub fdt_fd: FieldSpec,
+    /// `file.f_inode`
+    pub file_inode: FieldSpec,
+    /// `file.private_data`
+    pub file_private_data: FieldSpec,
+    /// `inode.i_mode`
+    pub inode_mode: FieldSpec,
+    /// `socket.type`
+    pub socket_type: FieldSpec,
+    /// `socket.sk`
+    pub socket_sk: FieldSpec,
+    /// `sock.__sk_common.skc_family`
+    pub sk_family: FieldSpec,
+    /// `sock.sk_protocol` (a bitfield before Linux 5.6)
+    pub sk_protocol: FieldSpec,
+    /// `sock.sk_type` (a bitfield before Linux 5.6)
+    pub sk_type: FieldSpec,
+    /// `sock.__sk_common.skc_daddr`
+    pub sk_daddr: FieldSpec,
+    /// `sock.__sk_common.skc_dport`
+    pub sk_dport: FieldSpec,
+    /// `sock.__sk_common.skc_v6_daddr`
+    pub sk_v6_daddr: FieldSpec,
+}
+
+#[cfg(feature = "user")]
+mod user {
+    // SAFETY: all of these are repr(C) plain data with no invalid bit patterns.
+    unsafe impl aya::Pod for super::SocketEvent {}
+    unsafe impl aya::Pod for super::PendingCall {}
+    unsafe impl aya::Pod for super::KernelFields {}
+    unsafe impl aya::Pod for super::FieldSpec {}
+}

@@ -1,0 +1,111 @@
+//! What user space sets at load time (read-only globals), and the filter
+//! every program applies before doing any work.
+
+use aya_ebpf::helpers::{
+    bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+};
+use core::ptr::read_volatile;
+use sockrec_common::{EVENT_MASK_ALL, EventKind, FieldSpec, KernelFields};
+
+/// The recorder's own tgid: its activity is never recorded.
+#[unsafe(no_mangle)]
+static SELF_PID: u32 = 0;
+/// `-p/--pid`: only this tgid (0: all).
+#[unsafe(no_mangle)]
+static FILTER_PID: u32 = 0;
+/// `--comm`: only tasks with this comm (first byte 0: all).
+#[unsafe(no_mangle)]
+static FILTER_COMM: [u8; 16] = [0; 16];
+/// `--cgroup`: only tasks in this cgroup v2 (inode number) or below it (0: all).
+#[unsafe(no_mangle)]
+static FILTER_CGROUP: u64 = 0;
+/// Depth of [`FILTER_CGROUP`] below the root, for `bpf_get_current_ancestor_cgroup_id`.
+#[unsafe(no_mangle)]
+static FILTER_CGROUP_LEVEL: u32 = 0;
+/// `--events`: one bit per [`EventKind`].
+#[unsafe(no_mangle)]
+static EVENT_MASK: u32 = EVENT_MASK_ALL;
+/// Wake user space once this many bytes wait in the ring buffer (see `emit.rs`).
+#[unsafe(no_mangle)]
+static WAKEUP_BYTES: u64 = 1 << 20;
+/// Kernel struct fields, resolved from the running kernel's BTF.
+#[unsafe(no_mangle)]
+pub static FIELDS: KernelFields = KernelFields {
+    task_files: ZERO,
+    files_fdt: ZERO,
+    fdt_max_fds: ZERO,
+    fdt_fd: ZERO,
+    file_inode: ZERO,
+    file_private_data: ZERO,
+    inode_mode: ZERO,
+    socket_type: ZERO,
+    socket_sk: ZERO,
+    sk_family: ZERO,
+    sk_protocol: ZERO,
+    sk_type: ZERO,
+    sk_daddr: ZERO,
+    sk_dport: ZERO,
+    sk_v6_daddr: ZERO,
+};
+const ZERO: FieldSpec = FieldSpec {
+    offset: 0,
+    size: 0,
+    shift: 0,
+    bits: 0,
+    _pad: 0,
+};
+
+/// Reads one entry of [`FIELDS`]. Globals live in a map that user space
+/// fills in before load; the volatile read keeps LLVM from folding the zero
+/// initialiser in.
+#[inline(always)]
+pub fn field(f: &FieldSpec) -> FieldSpec {
+    unsafe { read_volatile(f) }
+}
+
+#[inline(always)]
+pub fn wakeup_bytes() -> u64 {
+    unsafe { read_volatile(&WAKEUP_BYTES) }
+}
+
+/// Whether the current task's `kind` events are to be recorded.
+#[inline(always)]
+pub fn should_trace(kind: EventKind, pid_tgid: u64) -> bool {
+    let mask = unsafe { read_volatile(&EVENT_MASK) };
+    if mask & kind.bit() == 0 {
+        return false;
+    }
+    let tgid = (pid_tgid >> 32) as u32;
+    if tgid == unsafe { read_volatile(&SELF_PID) } {
+        return false;
+    }
+    let pid = unsafe { read_volatile(&FILTER_PID) };
+    if pid != 0 && pid != tgid {
+        return false;
+    }
+    let cgroup = unsafe { read_volatile(&FILTER_CGROUP) };
+    if cgroup != 0 {
+        let level = unsafe { read_volatile(&FILTER_CGROUP_LEVEL) };
+        // The ancestor at the filter's depth is the filter's cgroup exactly
+        // when the task is in it or below it.
+        if unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) } != cgroup {
+            return false;
+        }
+    }
+    let want = unsafe { read_volatile(&FILTER_COMM) };
+    if want[0] != 0 {
+        let Ok(comm) = bpf_get_current_comm() else {
+            return false;
+        };
+        if comm != want {
+            return false;
+        }
+    }
+    true
+}
+
+/// `bpf_get_current_pid_tgid()`, named for readers of the handlers.
+#[inline(always)]
+pub fn current_pid_tgid() -> u64 {
+    bpf_get_current_pid_tgid()
+}

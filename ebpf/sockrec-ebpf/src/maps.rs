@@ -1,0 +1,26 @@
+//! The maps shared with user space.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, PerCpuArray, RingBuf},
+};
+use sockrec_common::PendingCall;
+
+/// Every event, in the order the CPUs reserved them. Its size is set by user
+/// space at load time (`--buffer-size`); the value here is a placeholder.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
+
+/// Calls seen at entry whose exit has not come yet, keyed by `pid_tgid`.
+/// What is left here when recording stops is written as "in flight".
+#[map]
+pub static PENDING: HashMap<u64, PendingCall> = HashMap::with_max_entries(16384, 0);
+
+/// Events dropped because the ring buffer or [`PENDING`] was full, per CPU.
+#[map]
+pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// A per-CPU scratch slot to build a [`PendingCall`] in: it is too large for
+/// the 512-byte BPF stack.
+#[map]
+pub static SCRATCH: PerCpuArray<PendingCall> = PerCpuArray::with_max_entries(1, 0);

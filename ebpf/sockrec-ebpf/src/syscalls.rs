@@ -1,0 +1,239 @@
+//! socket, socketpair, bind, connect, accept and accept4, from the syscall
+//! tracepoints (`syscalls:sys_enter_*` / `syscalls:sys_exit_*`).
+//!
+//! Entry saves the call in `PENDING` keyed by thread (as the seed's
+//! soconnect keeps `@start[tid]`); exit pairs with it and emits one event
+//! with the return value and latency. The socket's family, type and protocol
+//! are read from the kernel at exit, so a socket made before recording
+//! started is described right.
+//!
+//! Tracepoint records are `struct syscall_trace_enter` / `_exit`
+//! (include/trace/syscall.h): an 8-byte common header, the syscall number,
+//! then the arguments (or the return value) as 8-byte slots from offset 16.
+//! This layout is part of the tracepoint ABI and the same on every kernel
+//! with syscall tracepoints.
+
+use aya_ebpf::{
+    EbpfContext,
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_uid_gid,
+        generated::{
+            bpf_get_current_cgroup_id, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
+            bpf_probe_read_user,
+        },
+    },
+    macros::tracepoint,
+    programs::TracePointContext,
+};
+use core::ffi::c_void;
+use sockrec_common::{ADDR_CAP, EventKind, PendingCall, SocketEvent};
+
+use crate::{
+    config::{current_pid_tgid, should_trace},
+    emit, kernel,
+    maps::{PENDING, SCRATCH},
+};
+
+/// Syscall argument `i` (or, at exit, the return value for `i == 0`).
+#[inline(always)]
+fn arg(ctx: &TracePointContext, i: usize) -> u64 {
+    // Direct context loads are cheaper than bpf_probe_read and allowed for
+    // tracepoint records.
+    unsafe { *(ctx.as_ptr() as *const u64).add(2 + i) }
+}
+
+/// Fills the fields every event has: who, where, when.
+#[inline(always)]
+pub fn fill_task(ev: &mut SocketEvent, kind: EventKind, pid_tgid: u64) {
+    ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
+    ev.latency_ns = 0;
+    ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    ev.ret = 0;
+    ev.pid = (pid_tgid >> 32) as u32;
+    ev.tid = pid_tgid as u32;
+    ev.uid = bpf_get_current_uid_gid() as u32;
+    ev.cpu = unsafe { bpf_get_smp_processor_id() };
+    ev.fd = -1;
+    ev.fd2 = -1;
+    ev.call_flags = 0;
+    ev.kind = kind as u8;
+    ev.flags = 0;
+    ev.family = 0;
+    ev.sock_type = 0;
+    ev.protocol = 0;
+    ev.addr_len = 0;
+    ev._pad = 0;
+    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+}
+
+/// Copies `len` bytes of a user sockaddr into `ev.addr` (at most [`ADDR_CAP`]).
+#[inline(always)]
+fn read_user_sockaddr(ev: &mut SocketEvent, ptr: u64, len: u64) {
+    if ptr == 0 {
+        return;
+    }
+    let len = if len > ADDR_CAP as u64 {
+        ADDR_CAP as u64
+    } else {
+        len
+    };
+    if len == 0 {
+        return;
+    }
+    let r = unsafe {
+        bpf_probe_read_user(
+            ev.addr.as_mut_ptr().cast::<c_void>(),
+            len as u32,
+            ptr as *const c_void,
+        )
+    };
+    if r == 0 {
+        ev.addr_len = len as u16;
+    }
+}
+
+/// `SOCK_TYPE_MASK` (include/linux/net.h): the rest of socket(2)'s `type`
+/// is flags (SOCK_NONBLOCK, SOCK_CLOEXEC).
+const SOCK_TYPE_MASK: u64 = 0xf;
+
+#[inline(always)]
+fn enter(ctx: &TracePointContext, kind: EventKind) -> u32 {
+    let pid_tgid = current_pid_tgid();
+    if !should_trace(kind, pid_tgid) {
+        return 0;
+    }
+    let Some(slot) = SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
+    let call = unsafe { &mut *slot };
+    fill_task(&mut call.event, kind, pid_tgid);
+    call.user_ptr = 0;
+    call.user_len_ptr = 0;
+    let ev = &mut call.event;
+    match kind {
+        EventKind::Socket | EventKind::Socketpair => {
+            // Kept in case the new socket cannot be looked up at exit.
+            ev.family = arg(ctx, 0) as u16;
+            let ty = arg(ctx, 1);
+            ev.sock_type = (ty & SOCK_TYPE_MASK) as u16;
+            ev.call_flags = (ty & !SOCK_TYPE_MASK) as u32;
+            ev.protocol = arg(ctx, 2) as u16;
+            if kind == EventKind::Socketpair {
+                call.user_ptr = arg(ctx, 3);
+            }
+        }
+        EventKind::Bind | EventKind::Connect => {
+            ev.fd = arg(ctx, 0) as i32;
+            // What the caller asked for, read now while it is certain to be there.
+            read_user_sockaddr(ev, arg(ctx, 1), arg(ctx, 2));
+        }
+        EventKind::Accept | EventKind::Accept4 => {
+            ev.fd = arg(ctx, 0) as i32;
+            call.user_ptr = arg(ctx, 1);
+            call.user_len_ptr = arg(ctx, 2);
+            if kind == EventKind::Accept4 {
+                ev.call_flags = arg(ctx, 3) as u32;
+            }
+        }
+        EventKind::Send | EventKind::Recv => return 0,
+    }
+    if PENDING.insert(&pid_tgid, &*call, 0).is_err() {
+        emit::count_lost();
+    }
+    0
+}
+
+#[inline(always)]
+fn exit(ctx: &TracePointContext) -> u32 {
+    let pid_tgid = current_pid_tgid();
+    let Some(call) = PENDING.get_ptr(&pid_tgid) else {
+        return 0;
+    };
+    let call = unsafe { &*call };
+    let now = unsafe { bpf_ktime_get_boot_ns() };
+    let ret = arg(ctx, 0) as i64;
+    if let Some(mut entry) = emit::reserve() {
+        let ev = entry.write(call.event);
+        ev.ret = ret;
+        ev.latency_ns = now.wrapping_sub(ev.time_ns);
+        finish_call(ev, call, ret);
+        emit::submit(entry);
+    }
+    let _ = PENDING.remove(&pid_tgid);
+    0
+}
+
+/// What only the exit can tell: the new fds, the socket, accept's peer.
+#[inline(always)]
+fn finish_call(ev: &mut SocketEvent, call: &PendingCall, ret: i64) {
+    let kind = ev.kind;
+    if kind == EventKind::Socket as u8 {
+        if ret >= 0 {
+            ev.fd = ret as i32;
+        }
+        kernel::describe_fd(ev, ret);
+    } else if kind == EventKind::Socketpair as u8 {
+        if ret == 0 && call.user_ptr != 0 {
+            let mut sv = [-1i32; 2];
+            let r = unsafe {
+                bpf_probe_read_user(
+                    sv.as_mut_ptr().cast::<c_void>(),
+                    8,
+                    call.user_ptr as *const c_void,
+                )
+            };
+            if r == 0 {
+                ev.fd = sv[0];
+                ev.fd2 = sv[1];
+                kernel::describe_fd(ev, sv[0] as i64);
+            }
+        }
+    } else if kind == EventKind::Bind as u8 || kind == EventKind::Connect as u8 {
+        kernel::describe_fd(ev, ev.fd as i64);
+    } else if ret >= 0 {
+        // accept/accept4 succeeded: describe the new socket and its peer.
+        ev.fd2 = ret as i32;
+        let sk = kernel::describe_fd(ev, ret);
+        if call.user_ptr != 0 && call.user_len_ptr != 0 {
+            let mut len: i32 = 0;
+            let r = unsafe {
+                bpf_probe_read_user(
+                    (&mut len as *mut i32).cast::<c_void>(),
+                    4,
+                    call.user_len_ptr as *const c_void,
+                )
+            };
+            if r == 0 && len > 0 {
+                read_user_sockaddr(ev, call.user_ptr, len as u64);
+            }
+        } else if let Some(sk) = sk {
+            kernel::peer_of_sock(ev, sk);
+        }
+    } else {
+        kernel::describe_fd(ev, ev.fd as i64);
+    }
+}
+
+macro_rules! syscall_probes {
+    ($($enter:ident, $exit:ident => $kind:expr;)*) => {$(
+        #[tracepoint]
+        pub fn $enter(ctx: TracePointContext) -> u32 {
+            enter(&ctx, $kind)
+        }
+
+        #[tracepoint]
+        pub fn $exit(ctx: TracePointContext) -> u32 {
+            exit(&ctx)
+        }
+    )*};
+}
+
+// One entry and one exit program per syscall; the names are the tracepoints'.
+syscall_probes! {
+    sys_enter_socket, sys_exit_socket => EventKind::Socket;
+    sys_enter_socketpair, sys_exit_socketpair => EventKind::Socketpair;
+    sys_enter_bind, sys_exit_bind => EventKind::Bind;
+    sys_enter_connect, sys_exit_connect => EventKind::Connect;
+    sys_enter_accept, sys_exit_accept => EventKind::Accept;
+    sys_enter_accept4, sys_exit_accept4 => EventKind::Accept4;
+}

@@ -1,0 +1,166 @@
+//! Kernel struct field offsets, from the running kernel's BTF.
+//!
+//! Rust eBPF has no CO-RE relocations yet, so instead of compiling offsets
+//! in we look each field up in `/sys/kernel/btf/vmlinux` at load time and
+//! hand the result to the programs as the `FIELDS` global. A field path
+//! walks anonymous structs and unions the way C member access does (most of
+//! `struct sock_common` sits in them), and bitfields keep their bit position:
+//! `sk_protocol` and `sk_type` were bitfields before Linux 5.6 (commit
+//! bf9765145b85 "sock: Make sk_protocol a 16-bit value").
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use btf_rs::{Btf, Type};
+use sockrec_common::{FieldSpec, KernelFields};
+use std::path::Path;
+
+/// Where the kernel publishes its own BTF (CONFIG_DEBUG_INFO_BTF).
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Resolves every field the programs read from the BTF at `path`.
+///
+/// Fields every supported kernel has are required; the IPv6 peer address is
+/// optional (absent without CONFIG_IPV6) and left empty when missing.
+pub fn resolve(path: &Path) -> Result<KernelFields> {
+    let btf = Btf::from_file(path).map_err(|e| {
+        anyhow!(
+            "cannot read kernel BTF at {} ({e}); sockrec needs a kernel built with CONFIG_DEBUG_INFO_BTF",
+            path.display()
+        )
+    })?;
+    let f = |s: &str, p: &str| field(&btf, s, p);
+    Ok(KernelFields {
+        task_files: f("task_struct", "files")?,
+        files_fdt: f("files_struct", "fdt")?,
+        fdt_max_fds: f("fdtable", "max_fds")?,
+        fdt_fd: f("fdtable", "fd")?,
+        file_inode: f("file", "f_inode")?,
+        file_private_data: f("file", "private_data")?,
+        inode_mode: f("inode", "i_mode")?,
+        socket_type: f("socket", "type")?,
+        socket_sk: f("socket", "sk")?,
+        sk_family: f("sock", "__sk_common.skc_family")?,
+        sk_protocol: f("sock", "sk_protocol")?,
+        sk_type: f("sock", "sk_type")?,
+        sk_daddr: f("sock", "__sk_common.skc_daddr")?,
+        sk_dport: f("sock", "__sk_common.skc_dport")?,
+        sk_v6_daddr: f("sock", "__sk_common.skc_v6_daddr").unwrap_or_default(),
+    })
+}
+
+/// The [`FieldSpec`] of `path` (dot-separated member names) in `struct name`.
+pub fn field(btf: &Btf, name: &str, path: &str) -> Result<FieldSpec> {
+    let mut ty = struct_by_name(btf, name)?;
+    let mut bit_offset = 0u32;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (off, member) = find_member(btf, &ty, part)?
+            .ok_or_else(|| anyhow!("kernel BTF: struct {name} has no member {path}"))?;
+        bit_offset += off;
+        let mty = resolve_alias(btf, btf.resolve_chained_type(&member)?)?;
+        if parts.peek().is_none() {
+            if let Some(bits) = member.bitfield_size().filter(|&b| b != 0) {
+                let byte = bit_offset / 8;
+                let shift = bit_offset % 8;
+                return Ok(FieldSpec {
+                    offset: byte,
+                    size: (shift + bits).div_ceil(8) as u8,
+                    shift: shift as u8,
+                    bits: bits as u8,
+                    _pad: 0,
+                });
+            }
+            if bit_offset % 8 != 0 {
+                bail!("kernel BTF: {name}.{path} is not byte aligned");
+            }
+            return Ok(FieldSpec {
+                offset: bit_offset / 8,
+                size: type_size(&mty).with_context(|| format!("size of {name}.{path}"))? as u8,
+                shift: 0,
+                bits: 0,
+                _pad: 0,
+            });
+        }
+        ty = mty;
+    }
+    bail!("empty field path for struct {name}")
+}
+
+fn struct_by_name(btf: &Btf, name: &str) -> Result<Type> {
+    btf.resolve_types_by_name(name)
+        .with_context(|| format!("kernel BTF has no struct {name}"))?
+        .into_iter()
+        .find(|t| matches!(t, Type::Struct(s) if !s.members.is_empty()))
+        .ok_or_else(|| anyhow!("kernel BTF has no struct {name}"))
+}
+
+/// Finds `name` among the members of `ty`, descending into anonymous
+/// members; returns its bit offset from the start of `ty`.
+fn find_member(btf: &Btf, ty: &Type, name: &str) -> Result<Option<(u32, btf_rs::Member)>> {
+    let members = match ty {
+        Type::Struct(s) | Type::Union(s) => &s.members,
+        _ => return Ok(None),
+    };
+    for m in members {
+        let mname = btf.resolve_name(m).unwrap_or_default();
+        if mname == name {
+            return Ok(Some((m.bit_offset(), m.clone())));
+        }
+        if mname.is_empty() {
+            let inner = resolve_alias(btf, btf.resolve_chained_type(m)?)?;
+            if let Some((off, found)) = find_member(btf, &inner, name)? {
+                return Ok(Some((m.bit_offset() + off, found)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Follows typedefs and qualifiers to the type that has a size.
+fn resolve_alias(btf: &Btf, mut ty: Type) -> Result<Type> {
+    for _ in 0..32 {
+        ty = match &ty {
+            Type::Typedef(t) => btf.resolve_chained_type(t)?,
+            Type::Volatile(t) | Type::Const(t) | Type::Restrict(t) => {
+                btf.resolve_chained_type(t)?
+            }
+            Type::TypeTag(t) => btf.resolve_chained_type(t)?,
+            _ => return Ok(ty),
+        };
+    }
+    bail!("kernel BTF: type alias chain too long")
+}
+
+fn type_size(ty: &Type) -> Result<usize> {
+    Ok(match ty {
+        Type::Int(i) => i.size(),
+        Type::Ptr(_) => 8,
+        Type::Enum(e) => e.size(),
+        Type::Enum64(e) => e.size(),
+        Type::Struct(s) | Type::Union(s) => s.size(),
+        other => bail!("unexpected BTF kind {}", other.name()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The running kernel's BTF resolves every field, with sizes that match
+    /// the C types (pointers 8, `umode_t` 2, `short` 2, `__be32` 4...).
+    #[test]
+    fn resolves_running_kernel() {
+        let f = resolve(Path::new(VMLINUX_BTF)).unwrap();
+        assert_eq!(f.task_files.size, 8);
+        assert_eq!(f.fdt_fd.size, 8);
+        assert_eq!(f.file_private_data.size, 8);
+        assert_eq!(f.inode_mode.size, 2);
+        assert_eq!(f.socket_type.size, 2);
+        assert_eq!(f.sk_family.size, 2);
+        assert_eq!(f.sk_daddr.size, 4);
+        assert_eq!(f.sk_dport.size, 2);
+        assert_eq!(f.sk_v6_daddr.size, 16);
+        // sk_common is the first member of struct sock.
+        assert!(f.sk_family.offset < 64);
+        assert!(f.sk_protocol.size == 2 || f.sk_protocol.bits == 8);
+    }
+}

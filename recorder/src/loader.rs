@@ -1,0 +1,175 @@
+//! Open → configure → load → attach, as BCC's libbpf-tools do.
+//!
+//! The eBPF object is embedded in the binary at build time. Configuration
+//! happens before load through globals (filters, our own pid, kernel field
+//! offsets) and the ring buffer's size; then each event kind is attached by
+//! the first way in the probe plan (`probes.rs`) that works here.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    programs::TracePoint,
+};
+use sockrec_common::{EventKind, PendingCall};
+use std::path::Path;
+
+use crate::{
+    EBPF_OBJECT, kernel_fields,
+    options::Filters,
+    probes::{self, ProbeOutcome},
+};
+
+/// Loaded and attached programs with the maps user space reads.
+pub struct Loaded {
+    pub ebpf: Ebpf,
+    pub events: RingBuf<MapData>,
+    pub pending: HashMap<MapData, u64, PendingCall>,
+    pub lost: PerCpuArray<MapData, u64>,
+    pub outcomes: Vec<ProbeOutcome>,
+    /// For each kind (indexed by its wire value), the probe that catches it.
+    pub probe_of_kind: [&'static str; 9],
+}
+
+/// Where tracefs must be for tracepoints to attach.
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Mounts tracefs if nothing is there yet: aya finds tracepoint ids in it,
+/// and minimal systems (or fresh VMs) leave it unmounted.
+fn ensure_tracefs() -> Result<()> {
+    let events = Path::new(TRACEFS).join("events");
+    if events.exists() || Path::new("/sys/kernel/debug/tracing/events").exists() {
+        return Ok(());
+    }
+    let r = unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        bail!(
+            "tracefs is not mounted at {TRACEFS} and mounting it failed ({}); run: mount -t tracefs tracefs {TRACEFS}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+/// Loads the programs configured by `filters` and attaches every kind the
+/// filters ask for.
+pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<Loaded> {
+    crate::privileges::check()?;
+    ensure_tracefs()?;
+    let fields = kernel_fields::resolve(Path::new(kernel_fields::VMLINUX_BTF))?;
+
+    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+
+    let self_pid = std::process::id();
+    let comm = filters.comm_bytes();
+    let (cgroup, level) = filters
+        .cgroup
+        .as_ref()
+        .map_or((0u64, 0u32), |c| (c.id, c.level));
+    let mask = filters.event_mask();
+    let pid = filters.pid.unwrap_or(0);
+    let mut ebpf = EbpfLoader::new()
+        .override_global("SELF_PID", &self_pid, true)
+        .override_global("FILTER_PID", &pid, true)
+        .override_global("FILTER_COMM", &comm, true)
+        .override_global("FILTER_CGROUP", &cgroup, true)
+        .override_global("FILTER_CGROUP_LEVEL", &level, true)
+        .override_global("EVENT_MASK", &mask, true)
+        .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
+        .override_global("FIELDS", &fields, true)
+        .map_max_entries("EVENTS", buffer_bytes)
+        .load(EBPF_OBJECT)
+        .context("loading sockrec's eBPF object")?;
+
+    let mut outcomes = Vec::new();
+    let mut probe_of_kind = [""; 9];
+    for kind in EventKind::ALL {
+        if mask & kind.bit() == 0 {
+            continue;
+        }
+        let outcome = attach_kind(&mut ebpf, kind);
+        if let Some(probe) = outcome.attached {
+            probe_of_kind[kind as usize] = probe;
+        }
+        outcomes.push(outcome);
+    }
+    if outcomes.iter().all(|o| o.attached.is_none()) {
+        let why: Vec<String> = outcomes.iter().map(ProbeOutcome::describe).collect();
+        bail!("no probe could be attached: {}", why.join("; "));
+    }
+
+    let take = |ebpf: &mut Ebpf, name: &str| {
+        ebpf.take_map(name)
+            .ok_or_else(|| anyhow!("eBPF object has no map {name}"))
+    };
+    let events = RingBuf::try_from(take(&mut ebpf, "EVENTS")?)?;
+    let pending = HashMap::try_from(take(&mut ebpf, "PENDING")?)?;
+    let lost = PerCpuArray::try_from(take(&mut ebpf, "LOST")?)?;
+    Ok(Loaded {
+        ebpf,
+        events,
+        pending,
+        lost,
+        outcomes,
+        probe_of_kind,
+    })
+}
+
+/// Tries each way of catching `kind` until one loads and attaches.
+fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
+    let mut outcome = ProbeOutcome {
+        kind,
+        attached: None,
+        skipped: Vec::new(),
+    };
+    for way in probes::ways(kind) {
+        match attach_way(ebpf, way) {
+            Ok(()) => {
+                outcome.attached = Some(way.probe);
+                break;
+            }
+            Err(e) => outcome.skipped.push((way.probe, format!("{e:#}"))),
+        }
+    }
+    outcome
+}
+
+fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
+    for tp in way.programs {
+        let prog: &mut TracePoint = ebpf
+            .program_mut(tp.program)
+            .ok_or_else(|| anyhow!("no program {}", tp.program))?
+            .try_into()?;
+        prog.load()
+            .with_context(|| format!("loading {}", tp.program))?;
+        prog.attach(tp.category, tp.name)
+            .with_context(|| format!("attaching {}:{}", tp.category, tp.name))?;
+    }
+    Ok(())
+}
+
+/// Detaches every program so no new event is produced; the maps stay.
+pub fn detach_all(ebpf: &mut Ebpf) {
+    let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
+    for name in names {
+        if let Some(p) = ebpf.program_mut(&name) {
+            let tp: Result<&mut TracePoint, _> = p.try_into();
+            if let Ok(tp) = tp {
+                let _ = tp.unload();
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The probe plan: for every event kind, the ways to catch it, best first.
+//!
+//! At start the recorder tries each way in order and keeps the first that
+//! loads and attaches on the running kernel; what was tried and why it was
+//! passed over goes into the capture's metadata (`sockrec.probes`).
+//!
+//! | kind        | ways, in order                                         | kernels       |
+//! |-------------|--------------------------------------------------------|---------------|
+//! | socket…accept4 | `syscalls:sys_enter_X` + `syscalls:sys_exit_X` tracepoints | all with syscall tracepoints (CONFIG_FTRACE_SYSCALLS) |
+//! | send        | `sock:sock_send_length` tracepoint                     | 6.3+          |
+//! | recv        | `sock:sock_recv_length` tracepoint                     | 6.3+          |
+//!
+//! Older kernels (no `sock_*_length` tracepoints) need fentry/kprobe ways on
+//! `sock_sendmsg`/`sock_recvmsg`; they are the next rows to add here (see
+//! the portability issue). Until then such a kernel records calls only, and
+//! the capture says so.
+
+use sockrec_common::EventKind;
+
+/// One program attached to one tracepoint.
+#[derive(Clone, Copy, Debug)]
+pub struct TracepointProgram {
+    /// The program's name in the eBPF object (the Rust function name).
+    pub program: &'static str,
+    pub category: &'static str,
+    pub name: &'static str,
+}
+
+/// One way to catch an event kind: programs that are attached together.
+#[derive(Clone, Copy, Debug)]
+pub struct Way {
+    /// The probe named in the capture's `probe` column for events caught
+    /// this way, in bpftrace's spelling (`tracepoint:category:name`).
+    pub probe: &'static str,
+    pub programs: &'static [TracepointProgram],
+}
+
+/// The ways to catch `kind`, best first.
+pub fn ways(kind: EventKind) -> &'static [Way] {
+    macro_rules! syscall {
+        ($enter:literal, $exit:literal) => {
+            &[Way {
+                probe: concat!("tracepoint:syscalls:", $enter),
+                programs: &[
+                    TracepointProgram {
+                        program: $enter,
+                        category: "syscalls",
+                        name: $enter,
+                    },
+                    TracepointProgram {
+                        program: $exit,
+                        category: "syscalls",
+                        name: $exit,
+                    },
+                ],
+            }]
+        };
+    }
+    match kind {
+        EventKind::Socket => syscall!("sys_enter_socket", "sys_exit_socket"),
+        EventKind::Socketpair => syscall!("sys_enter_socketpair", "sys_exit_socketpair"),
+        EventKind::Bind => syscall!("sys_enter_bind", "sys_exit_bind"),
+        EventKind::Connect => syscall!("sys_enter_connect", "sys_exit_connect"),
+        EventKind::Accept => syscall!("sys_enter_accept", "sys_exit_accept"),
+        EventKind::Accept4 => syscall!("sys_enter_accept4", "sys_exit_accept4"),
+        EventKind::Send => &[Way {
+            probe: "tracepoint:sock:sock_send_length",
+            programs: &[TracepointProgram {
+                program: "sock_send_length",
+                category: "sock",
+                name: "sock_send_length",
+            }],
+        }],
+        EventKind::Recv => &[Way {
+            probe: "tracepoint:sock:sock_recv_length",
+            programs: &[TracepointProgram {
+                program: "sock_recv_length",
+                category: "sock",
+                name: "sock_recv_length",
+            }],
+        }],
+    }
+}
+
+/// What happened to one event kind at attach time.
+#[derive(Clone, Debug)]
+pub struct ProbeOutcome {
+    pub kind: EventKind,
+    /// The way that attached, if any.
+    pub attached: Option<&'static str>,
+    /// Ways passed over, with the reason.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+impl ProbeOutcome {
+    /// One line for `sockrec.probes` and the terminal:
+    /// `connect=tracepoint:syscalls:sys_enter_connect` or
+    /// `send=none (tracepoint:sock:sock_send_length: not found)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{}={}", self.kind.name(), self.attached.unwrap_or("none"));
+        if !self.skipped.is_empty() {
+            let why: Vec<String> = self
+                .skipped
+                .iter()
+                .map(|(way, why)| format!("{way}: {why}"))
+                .collect();
+            s.push_str(&format!(" (skipped {})", why.join("; ")));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind has at least one way, and its programs' names are the
+    /// tracepoints they attach to (the eBPF object names them so).
+    #[test]
+    fn every_kind_has_a_way() {
+        for kind in EventKind::ALL {
+            let ways = ways(kind);
+            assert!(!ways.is_empty(), "{kind:?}");
+            for way in ways {
+                assert!(way.probe.starts_with("tracepoint:"));
+                assert!(way.probe.contains(way.programs[0].name));
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! One recording: drain the ring buffer until the deadline or a signal,
+//! hand events to the capture writer, and finish cleanly.
+//!
+//! Two threads: the tokio task drains the ring buffer (woken by the kernel
+//! once `wakeup_bytes` wait, and by a 100 ms tick otherwise) and never
+//! blocks on disk; a writer thread turns batches into Parquet row groups
+//! and makes the file readable at least every [`FLUSH_EVERY`], so a killed
+//! recorder loses at most that much.
+
+use anyhow::{Context as _, Result};
+use aya::maps::{MapData, PerCpuArray};
+use sockrec_capture::{CaptureMeta, CaptureWriter};
+use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
+use std::{
+    io::Write as _,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+use tokio::{
+    io::{Interest, unix::AsyncFd},
+    signal::unix::SignalKind,
+};
+
+use crate::{clock, loader, options::RecordOptions};
+
+/// The longest a flushed event waits before the file on disk holds it.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
+/// Flush sooner when this many rows are buffered, to bound memory.
+const FLUSH_ROWS: usize = 1 << 20;
+/// How often the drain wakes on its own when the kernel has not woken it.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What a finished recording reports.
+#[derive(Debug)]
+pub struct RecordSummary {
+    pub events: u64,
+    pub in_flight: u64,
+    pub lost_per_cpu: Vec<u64>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub probes: Vec<String>,
+}
+
+impl RecordSummary {
+    pub fn lost(&self) -> u64 {
+        self.lost_per_cpu.iter().sum()
+    }
+}
+
+enum ToWriter {
+    Batch(Vec<SocketEvent>),
+    Lost(Vec<u64>),
+}
+
+/// Records until `opts.duration` passes or SIGINT/SIGTERM arrives.
+pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(record_async(opts))
+}
+
+async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
+    let wakeup = u64::from(opts.buffer_bytes / 4);
+    let mut loaded = loader::load(&opts.filters, opts.buffer_bytes, wakeup)?;
+    let probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
+    for o in &loaded.outcomes {
+        if o.attached.is_none() {
+            eprintln!("sockrec: warning: not recording {}", o.describe());
+        }
+    }
+
+    let start = clock::now_wall_ns();
+    let meta = CaptureMeta {
+        host: clock::host_name(),
+        kernel: clock::kernel_release(),
+        boot_time_ns: clock::boot_time_ns(),
+        start_ns: start,
+        end_ns: start,
+        probes: probes.join("\n"),
+        lost: vec![0; loaded.lost.get(&0, 0).map(|v| v.len()).unwrap_or(0)],
+        filters: opts.filters.describe(),
+        sockrec_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let writer = CaptureWriter::create(&opts.output, opts.force, meta)?;
+    let bytes_on_disk = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::channel::<ToWriter>();
+    let probe_of_kind = loaded.probe_of_kind;
+    let writer_bytes = Arc::clone(&bytes_on_disk);
+    let writer_thread = thread::spawn(move || write_loop(writer, rx, probe_of_kind, writer_bytes));
+
+    let started = Instant::now();
+    let deadline = opts.duration.map(|d| started + d);
+    let mut sigint = tokio::signal::unix::signal(SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(SignalKind::terminate())?;
+    // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd
+    // owns the ring buffer, and as_raw_fd always returns that fd.
+    let mut ring = unsafe { AsyncFd::register_with_interest(loaded.events, Interest::READABLE) }
+        .map_err(std::io::Error::from)?;
+    let mut tick = tokio::time::interval(TICK);
+    let mut events = 0u64;
+    let mut last_status = Instant::now();
+    let mut status_events = 0u64;
+    let mut batch = Vec::with_capacity(4096);
+    loop {
+        let sleep_until = deadline.unwrap_or(started + Duration::from_secs(100 * 365 * 86400));
+        tokio::select! {
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = tokio::time::sleep_until(sleep_until.into()) => break,
+            guard = ring.readable_mut() => {
+                let mut guard = guard?;
+                events += drain(guard.get_inner_mut(), &mut batch);
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                events += drain(ring.get_mut(), &mut batch);
+            }
+        }
+        if !batch.is_empty() {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(4096));
+            let _ = tx.send(ToWriter::Batch(full));
+        }
+        if last_status.elapsed() >= Duration::from_secs(1) {
+            let lost = read_lost(&loaded.lost);
+            if opts.status {
+                let secs = last_status.elapsed().as_secs_f64();
+                let rate = (events - status_events) as f64 / secs;
+                status_line(
+                    started.elapsed(),
+                    rate,
+                    bytes_on_disk.load(Ordering::Relaxed),
+                    lost.iter().sum(),
+                );
+            }
+            let _ = tx.send(ToWriter::Lost(lost));
+            status_events = events;
+            last_status = Instant::now();
+        }
+    }
+    if opts.status {
+        eprintln!();
+    }
+
+    // Stop producing, then take what is still in the ring and in flight.
+    loader::detach_all(&mut loaded.ebpf);
+    events += drain(ring.get_mut(), &mut batch);
+    let mut in_flight = 0u64;
+    for entry in loaded.pending.iter() {
+        let Ok((_, call)) = entry else { continue };
+        let mut ev = call.event;
+        ev.flags |= FLAG_IN_FLIGHT;
+        batch.push(ev);
+        in_flight += 1;
+    }
+    let lost = read_lost(&loaded.lost);
+    let _ = tx.send(ToWriter::Batch(batch));
+    let _ = tx.send(ToWriter::Lost(lost.clone()));
+    drop(tx);
+    let written = writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture writer thread panicked"))??;
+    Ok(RecordSummary {
+        events: events + in_flight,
+        in_flight,
+        lost_per_cpu: lost,
+        bytes: written,
+        elapsed: started.elapsed(),
+        probes,
+    })
+}
+
+/// Moves every event waiting in the ring buffer into `batch`.
+fn drain(ring: &mut aya::maps::RingBuf<MapData>, batch: &mut Vec<SocketEvent>) -> u64 {
+    let mut n = 0;
+    while let Some(item) = ring.next() {
+        if item.len() >= size_of::<SocketEvent>() {
+            // SAFETY: the kernel wrote a whole SocketEvent (repr(C), any
+            // bit pattern valid); the ring's records are only 8-byte aligned
+            // by contract, so read unaligned to be safe.
+            let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<SocketEvent>()) };
+            batch.push(ev);
+            n += 1;
+        }
+    }
+    n
+}
+
+fn read_lost(lost: &PerCpuArray<MapData, u64>) -> Vec<u64> {
+    lost.get(&0, 0).map(|v| v.to_vec()).unwrap_or_default()
+}
+
+fn status_line(elapsed: Duration, rate: f64, bytes: u64, lost: u64) {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r\x1b[Krecording {:>6.1}s  {:>9.0} events/s  {:>8.2} MB written  {} lost",
+        elapsed.as_secs_f64(),
+        rate,
+        bytes as f64 / 1e6,
+        lost
+    );
+    let _ = err.flush();
+}
+
+/// The writer thread: batches in, row groups out, readable every FLUSH_EVERY.
+fn write_loop(
+    mut writer: CaptureWriter,
+    rx: mpsc::Receiver<ToWriter>,
+    probe_of_kind: [&'static str; 9],
+    bytes: Arc<AtomicU64>,
+) -> Result<u64> {
+    let mut last_flush = Instant::now();
+    let probe = |kind: u8| -> &'static str {
+        probe_of_kind
+            .get(kind as usize)
+            .copied()
+            .filter(|p| !p.is_empty())
+            .or_else(|| EventKind::from_u8(kind).map(|k| k.name()))
+            .unwrap_or("unknown")
+    };
+    loop {
+        let timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+        match rx.recv_timeout(timeout) {
+            Ok(ToWriter::Batch(events)) => {
+                for ev in &events {
+                    writer.push(ev, probe(ev.kind));
+                }
+            }
+            Ok(ToWriter::Lost(lost)) => writer.meta_mut().lost = lost,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY || writer.buffered_rows() >= FLUSH_ROWS {
+            writer.meta_mut().end_ns = clock::now_wall_ns();
+            writer.flush().context("writing the capture")?;
+            bytes.store(writer.bytes_written(), Ordering::Relaxed);
+            last_flush = Instant::now();
+        }
+    }
+    writer.meta_mut().end_ns = clock::now_wall_ns();
+    let summary = writer.finish().context("finishing the capture")?;
+    Ok(summary.bytes)
+}

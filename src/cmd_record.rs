@@ -1,0 +1,96 @@
+//! `sockrec record`: the command line of the recorder.
+
+use anyhow::{Result, bail};
+use clap::Args;
+use sockrec_recorder::{Filters, RecordOptions, options};
+use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
+
+#[derive(Args)]
+pub struct RecordArgs {
+    /// How long to record (e.g. 60s, 5m, 1h30m); without it, until Ctrl-C or SIGTERM.
+    #[arg(short, long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Capture file to write [default: sockrec-HOST-START.parquet in the current directory].
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Overwrite the capture file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Only this process id.
+    #[arg(short, long)]
+    pid: Option<u32>,
+    /// Only tasks with this name (as in /proc/PID/comm; 15 characters at most).
+    #[arg(long)]
+    comm: Option<String>,
+    /// Only tasks in this cgroup v2 directory or below it.
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    /// Only these event kinds, comma-separated: socket,socketpair,bind,connect,accept,accept4,send,recv.
+    #[arg(long)]
+    events: Option<String>,
+    /// Ring buffer size in MiB (a power of two).
+    #[arg(long, default_value_t = sockrec_recorder::DEFAULT_BUFFER_BYTES >> 20)]
+    buffer_mib: u32,
+    /// No status line, even on a terminal.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: RecordArgs) -> Result<()> {
+    if !args.buffer_mib.is_power_of_two() || args.buffer_mib > 1024 {
+        bail!("--buffer-mib must be a power of two up to 1024");
+    }
+    if args.duration == Some(Duration::ZERO) {
+        bail!("--duration must be more than 0");
+    }
+    let filters = Filters {
+        pid: args.pid,
+        comm: args.comm,
+        cgroup: args
+            .cgroup
+            .as_deref()
+            .map(options::resolve_cgroup)
+            .transpose()?,
+        events: args
+            .events
+            .as_deref()
+            .map(options::parse_events)
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    let output = args.output.unwrap_or_else(default_output);
+    let opts = RecordOptions {
+        duration: args.duration,
+        output,
+        force: args.force,
+        filters,
+        buffer_bytes: args.buffer_mib << 20,
+        status: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let s = sockrec_recorder::record(&opts)?;
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "sockrec: wrote {} events ({} in flight) to {} in {:.1}s: {:.0} events/s, {:.1} bytes/event, lost {} (per CPU: {:?})",
+        s.events,
+        s.in_flight,
+        opts.output.display(),
+        secs,
+        s.events as f64 / secs,
+        if s.events > 0 {
+            s.bytes as f64 / s.events as f64
+        } else {
+            0.0
+        },
+        s.lost(),
+        s.lost_per_cpu,
+    );
+    Ok(())
+}
+
+/// `sockrec-HOST-20261129T070351Z.parquet`: sorts by time, safe in any shell.
+fn default_output() -> PathBuf {
+    let host = sockrec_recorder::clock::host_name();
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
+    PathBuf::from(format!("sockrec-{host}-{stamp}.parquet"))
+}

@@ -1,0 +1,69 @@
+//! `sockrec`: record socket events with eBPF into Parquet captures, and read
+//! them back.
+//!
+//! `main` only parses arguments and reports errors: every failure becomes
+//! one `sockrec: ...` line on stderr and exit code 1 (2 for usage errors,
+//! from clap).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::{path::PathBuf, process::ExitCode};
+
+mod cmd_info;
+#[cfg(feature = "record")]
+mod cmd_record;
+
+#[derive(Parser)]
+#[command(name = "sockrec", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Record socket events into a capture file (needs root or CAP_BPF+CAP_PERFMON).
+    #[cfg(feature = "record")]
+    Record(cmd_record::RecordArgs),
+    /// Show a capture's metadata, time span, events per kind, lost events and probes.
+    Info {
+        /// Capture files.
+        #[arg(required = true)]
+        captures: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match main_inner(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockrec: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main_inner(cli: Cli) -> Result<()> {
+    match cli.command {
+        #[cfg(feature = "record")]
+        Command::Record(args) => cmd_record::run(args),
+        Command::Info { captures } => cmd_info::run(&captures),
+    }
+}
+
+/// An error and its causes on one line: "what failed: why".
+fn one_line(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string().replace('\n', " "))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for p in parts {
+        // Skip causes already spelled out by the message above them.
+        if !out.iter().any(|o| o.contains(&p)) {
+            out.push(p);
+        }
+    }
+    out.join(": ")
+}
