@@ -49,9 +49,16 @@ fn main() {
             };
             w.push(&ev, "tracepoint:syscalls:sys_exit_connect");
         }
-        let before = w.bytes_written();
+        let t0 = std::time::Instant::now();
         w.flush().unwrap();
-        sizes.push(w.bytes_written() - before);
+        sizes.push(t0.elapsed().as_micros());
+        if f % 200 == 0 {
+            eprintln!(
+                "flush {f}: {:?} us, file {}",
+                t0.elapsed().as_micros(),
+                w.bytes_written()
+            );
+        }
     }
     eprintln!("file {} rows {}", w.bytes_written(), w.rows_written());
     if finish {

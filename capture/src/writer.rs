@@ -251,7 +251,9 @@ impl CaptureWriter {
     pub fn flush(&mut self) -> Result<()> {
         self.write_row_group()?;
         let end = self.writer.bytes_written() as u64;
+        let t0 = std::time::Instant::now();
         let footer = self.provisional_footer(now_ns())?;
+        let t1 = t0.elapsed();
         let file = self.writer.inner();
         // pwrite: the cursor stays at the end of the data, where the next
         // row group (or the final footer) will overwrite this footer.
@@ -264,6 +266,14 @@ impl CaptureWriter {
             .and_then(|()| file.sync_data())
             .with_context(|| format!("writing capture {}", self.path.display()))?;
         self.footer_len = footer.len() as u64;
+        if self.writer.flushed_row_groups().len() % 200 == 0 {
+            eprintln!(
+                "encode {:?} total {:?} footer {}",
+                t1,
+                t0.elapsed(),
+                footer.len()
+            );
+        }
         Ok(())
     }
 

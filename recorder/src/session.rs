@@ -66,6 +66,13 @@ pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
 }
 
 async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
+    // Refuse before loading anything: an existing capture is never touched.
+    if !opts.force && opts.output.exists() {
+        anyhow::bail!(
+            "capture {} already exists (use --force to overwrite)",
+            opts.output.display()
+        );
+    }
     let wakeup = u64::from(opts.buffer_bytes / 4);
     let mut loaded = loader::load(&opts.filters, opts.buffer_bytes, wakeup)?;
     let probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
@@ -88,6 +95,15 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         sockrec_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let writer = CaptureWriter::create(&opts.output, opts.force, meta)?;
+    // Scripts (and the tests) wait for this line: from here on, nothing is missed.
+    eprintln!(
+        "sockrec: recording to {} ({})",
+        opts.output.display(),
+        match opts.duration {
+            Some(d) => format!("for {}", humantime::format_duration(d)),
+            None => "Ctrl-C to stop".to_string(),
+        }
+    );
     let bytes_on_disk = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<ToWriter>();
     let probe_of_kind = loaded.probe_of_kind;

@@ -1,0 +1,45 @@
+//! sockrec's integration tests: one test binary, as ripgrep has.
+//!
+//! It runs the real `sockrec` binary. The privileged tests load the real
+//! eBPF programs and record a known workload; the workload runs in a child
+//! process that is this same binary started with `SOCKREC_TEST_WORKLOAD` set
+//! (so the recorder can follow exactly that pid), inside its own network
+//! namespace. That is why this binary has its own `main` (libtest-mimic).
+//!
+//! Privileged tests need root (or CAP_BPF + CAP_PERFMON). Without it they
+//! are reported as ignored, except under CI (`CI` set), where they fail:
+//! CI must prove the programs load.
+
+mod capture;
+mod cli;
+mod record;
+mod util;
+mod workload;
+
+use libtest_mimic::{Arguments, Trial};
+
+fn main() {
+    if let Ok(scenario) = std::env::var(workload::ENV) {
+        workload::child_main(&scenario);
+    }
+    let args = Arguments::from_args();
+    let privileged = util::can_load_bpf();
+    let mut trials: Vec<Trial> = Vec::new();
+    for (name, f) in cli::TESTS {
+        trials.push(Trial::test(*name, move || f().map_err(Into::into)));
+    }
+    for (name, f) in record::TESTS {
+        let t = Trial::test(*name, move || f().map_err(Into::into));
+        trials.push(t.with_ignored_flag(!privileged));
+    }
+    if !privileged {
+        if std::env::var_os("CI").is_some() {
+            eprintln!(
+                "CI is set but this process cannot load eBPF programs: run the tests as root"
+            );
+            std::process::exit(1);
+        }
+        eprintln!("note: not root: the privileged tests (recording) are ignored");
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

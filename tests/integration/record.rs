@@ -1,0 +1,345 @@
+//! Privileged tests: the real programs record a known workload.
+
+use std::{
+    io::{BufRead as _, BufReader, Write as _},
+    os::unix::process::CommandExt as _,
+    path::Path,
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use crate::{
+    capture::{self, Row},
+    ensure,
+    util::{self, TempDir, TestResult},
+    workload::{self, Expected},
+};
+
+pub const TESTS: &[(&str, fn() -> TestResult)] = &[
+    ("record::known_workload_exactly", known_workload_exactly),
+    (
+        "record::sigkill_leaves_readable_capture",
+        sigkill_leaves_readable_capture,
+    ),
+    (
+        "record::without_privileges_fails_clearly",
+        without_privileges_fails_clearly,
+    ),
+];
+
+/// The workload child, stopped at `ready`.
+struct Workload {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Workload {
+    fn start(scenario: &str, dir: &Path) -> Workload {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(workload::ENV, scenario)
+            .env("SOCKREC_TEST_DIR", dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start workload");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "workload did not start");
+        Workload {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn go(&mut self) {
+        writeln!(self.stdin, "go").unwrap();
+    }
+
+    fn read_until(&mut self, end: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                panic!("workload ended before {end:?}: {lines:?}");
+            }
+            if line.trim() == end {
+                return lines;
+            }
+            lines.push(line.trim_end().to_string());
+        }
+    }
+}
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sockrec record` running, past its "recording to" line.
+struct Recorder {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Recorder {
+    fn start(args: &[&str]) -> Result<Recorder, String> {
+        let mut child = util::sockrec()
+            .arg("record")
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sockrec record");
+        let (tx, rx) = mpsc::channel();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) if line.contains("sockrec: recording to") => break,
+                Ok(line) => seen.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    return Err(format!("sockrec record did not start: {seen:?}"));
+                }
+            }
+        }
+        Ok(Recorder { child, stderr: rx })
+    }
+
+    fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits for exit; returns success and the rest of stderr.
+    fn wait(mut self) -> (bool, String) {
+        let status = self.child.wait().unwrap();
+        let rest: Vec<String> = self.stderr.try_iter().collect();
+        (status.success(), rest.join("\n"))
+    }
+}
+
+fn expected_of(row: &Row) -> Expected {
+    let msg = row.kind == "send" || row.kind == "recv";
+    Expected {
+        kind: row.kind.clone(),
+        family: row.family,
+        sock_type: row.sock_type,
+        protocol: row.protocol,
+        fd: row.fd,
+        fd2: row.fd2,
+        errno: row.errno,
+        addr: row.addr.clone(),
+        port: row.port,
+        bytes: if msg { row.bytes } else { None },
+    }
+}
+
+/// Every call of the known workload is in the capture, once, with the
+/// socket's family/type/protocol, the address and port, errno and bytes,
+/// and nothing else is; the call left blocked is kept as in flight.
+fn known_workload_exactly() -> TestResult {
+    let dir = TempDir::new("known");
+    let out = dir.path().join("known.parquet");
+    let mut wl = Workload::start("known", dir.path());
+    let pid = wl.child.id();
+    let rec = Recorder::start(&[
+        "-o",
+        out.to_str().unwrap(),
+        "-d",
+        "60s",
+        "-p",
+        &pid.to_string(),
+    ])?;
+    wl.go();
+    let lines = wl.read_until("done");
+    // Let the drain's 100 ms tick pick the last events up, then stop cleanly.
+    std::thread::sleep(Duration::from_millis(300));
+    rec.signal(libc::SIGINT);
+    let (ok, err) = rec.wait();
+    ensure!(ok, "sockrec record failed: {err}");
+    ensure!(
+        err.contains("lost 0"),
+        "summary line should say lost 0: {err}"
+    );
+
+    let mut expected: Vec<Expected> = lines.iter().filter_map(|l| Expected::parse(l)).collect();
+    let inflight_fd: i32 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("inflight "))
+        .and_then(|s| s.parse().ok())
+        .ok_or("workload did not report its in-flight accept")?;
+    ensure!(
+        expected.len() > 40,
+        "workload reported only {} events",
+        expected.len()
+    );
+
+    let cap = capture::read(&out)?;
+    ensure!(
+        cap.meta.get("sockrec.complete").map(String::as_str) == Some("true"),
+        "capture not marked complete"
+    );
+    let (in_flight, done): (Vec<Row>, Vec<Row>) =
+        cap.rows.iter().cloned().partition(|r| r.in_flight);
+    ensure!(
+        in_flight.len() == 1,
+        "one call in flight expected, got {in_flight:?}"
+    );
+    let f = &in_flight[0];
+    ensure!(
+        f.kind == "accept"
+            && f.fd == Some(inflight_fd)
+            && f.ret.is_none()
+            && f.latency_ns.is_none(),
+        "in-flight accept wrong: {f:?}"
+    );
+
+    for r in &cap.rows {
+        ensure!(
+            r.pid == pid && r.tid == pid,
+            "event from another task: {r:?}"
+        );
+        ensure!(
+            r.comm == workload::COMM,
+            "comm {:?}, want {:?}",
+            r.comm,
+            workload::COMM
+        );
+        let is_call = r.kind != "send" && r.kind != "recv";
+        if is_call && !r.in_flight {
+            ensure!(
+                r.latency_ns.is_some_and(|l| l > 0),
+                "call without latency: {r:?}"
+            );
+        }
+        let want_probe = if is_call {
+            format!("tracepoint:syscalls:sys_enter_{}", r.kind)
+        } else {
+            format!("tracepoint:sock:sock_{}_length", r.kind)
+        };
+        ensure!(r.probe == want_probe, "probe {:?} for {}", r.probe, r.kind);
+    }
+    let mut got: Vec<Expected> = done.iter().map(expected_of).collect();
+    got.sort();
+    expected.sort();
+    if got != expected {
+        let missing: Vec<_> = expected.iter().filter(|e| !got.contains(e)).collect();
+        let extra: Vec<_> = got.iter().filter(|g| !expected.contains(g)).collect();
+        return Err(format!(
+            "capture differs from the workload ({} vs {} events)\nmissing: {missing:#?}\nunexpected: {extra:#?}",
+            got.len(),
+            expected.len()
+        ));
+    }
+    // The errno cases the issue names, present with the right values.
+    ensure!(
+        got.iter()
+            .any(|e| e.kind == "connect" && e.errno == Some(libc::ECONNREFUSED)),
+        "no refused connect"
+    );
+    Ok(())
+}
+
+/// A recorder killed with SIGKILL leaves a capture that any Parquet reader
+/// opens, holding what was flushed (at most 5 s before the kill).
+fn sigkill_leaves_readable_capture() -> TestResult {
+    let dir = TempDir::new("sigkill");
+    let out = dir.path().join("killed.parquet");
+    let mut wl = Workload::start("udp-loop", dir.path());
+    let pid = wl.child.id();
+    let rec = Recorder::start(&["-o", out.to_str().unwrap(), "-p", &pid.to_string()])?;
+    wl.go();
+    wl.read_until("looping");
+    // Past the first 5 s flush.
+    std::thread::sleep(Duration::from_millis(6500));
+    rec.signal(libc::SIGKILL);
+    let (ok, _) = rec.wait();
+    ensure!(!ok, "recorder should have died");
+    drop(wl);
+
+    let cap = capture::read(&out)?;
+    ensure!(
+        cap.rows.len() > 1000,
+        "only {} rows survived the kill",
+        cap.rows.len()
+    );
+    ensure!(
+        cap.meta.get("sockrec.complete").map(String::as_str) == Some("false"),
+        "a killed capture must say complete=false"
+    );
+    let msgs: Vec<&Row> = cap
+        .rows
+        .iter()
+        .filter(|r| r.kind == "send" || r.kind == "recv")
+        .collect();
+    let mut calls: Vec<&str> = cap
+        .rows
+        .iter()
+        .filter(|r| r.kind != "send" && r.kind != "recv")
+        .map(|r| r.kind.as_str())
+        .collect();
+    calls.sort();
+    ensure!(
+        calls == ["bind", "connect", "socket", "socket"],
+        "besides messages only the loop's set-up calls expected: {calls:?}"
+    );
+    ensure!(
+        msgs.iter().all(|r| r.bytes == Some(32)),
+        "every message is 32 bytes"
+    );
+    // And sockrec itself reads it.
+    let info = util::run(util::sockrec().arg("info").arg(&out));
+    ensure!(
+        info.status.success(),
+        "sockrec info failed: {}",
+        util::stderr(&info)
+    );
+    let text = String::from_utf8_lossy(&info.stdout);
+    ensure!(
+        text.contains("complete:") && text.contains("no"),
+        "info should say incomplete: {text}"
+    );
+    Ok(())
+}
+
+/// Without CAP_BPF/CAP_PERFMON (root with SECBIT_NOROOT: no capabilities
+/// after exec) the recorder says what is missing in one line.
+fn without_privileges_fails_clearly() -> TestResult {
+    let dir = TempDir::new("noprivs");
+    let out = dir.path().join("x.parquet");
+    let mut cmd = util::sockrec();
+    cmd.args(["record", "-d", "1s", "-o", out.to_str().unwrap()]);
+    unsafe {
+        cmd.pre_exec(|| {
+            // SECBIT_NOROOT | SECBIT_NOROOT_LOCKED: exec no longer grants root capabilities.
+            if libc::prctl(libc::PR_SET_SECUREBITS, 0x3, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let outp = util::run(&mut cmd);
+    ensure!(
+        outp.status.code() == Some(1),
+        "exit code {:?}",
+        outp.status.code()
+    );
+    let line = util::one_error_line(&outp)?;
+    ensure!(
+        line.contains("needs root, or CAP_BPF and CAP_PERFMON"),
+        "{line}"
+    );
+    ensure!(!out.exists(), "no capture should be created");
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Helpers shared by the tests: the binary under test and scratch dirs.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+/// A failed check, as a message (libtest-mimic prints it).
+pub type TestResult = Result<(), String>;
+
+/// `ensure!(cond, "fmt", args)`: fail the test with a message.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// `sockrec` as cargo built it for this test run.
+pub fn sockrec() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sockrec"))
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run sockrec")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Whether this process may load eBPF programs (root or CAP_BPF+CAP_PERFMON).
+pub fn can_load_bpf() -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    caps & (1 << 21) != 0 || (caps & (1 << 38) != 0 && caps & (1 << 39) != 0)
+}
+
+/// A fresh scratch directory under the target dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Exactly one line on stderr, the way sockrec reports errors.
+pub fn one_error_line(out: &Output) -> Result<String, String> {
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.is_empty()).collect();
+    if lines.len() != 1 || !lines[0].starts_with("sockrec: ") {
+        return Err(format!(
+            "expected one 'sockrec: ...' line on stderr, got {err:?}"
+        ));
+    }
+    if err.contains("panicked") {
+        return Err(format!("sockrec panicked: {err}"));
+    }
+    Ok(lines[0].to_string())
+}

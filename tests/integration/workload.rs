@@ -1,0 +1,465 @@
+//! The known workload: socket calls whose every event the test can predict.
+//!
+//! Runs in a child process (this test binary with [`ENV`] set) inside its
+//! own network namespace, so only loopback exists and port numbers are ours.
+//! Protocol with the parent on stdin/stdout: the child prints `ready`,
+//! waits for a line, runs the scenario, prints one `E ...` line per event it
+//! caused (see [`Expected`]) and `done`. Scenarios:
+//! - `known`: TCP over IPv4 and IPv6, UDP connect, UNIX stream, a refused
+//!   and a non-blocking connect, socketpair, accept with and without an
+//!   address buffer, send/recv of known sizes; then it blocks in accept()
+//!   so a call is in flight when recording stops.
+//! - `udp-loop`: UDP send/recv pairs until killed.
+
+use std::{
+    ffi::CString,
+    io::{BufRead as _, Write as _},
+    mem::{size_of, zeroed},
+};
+
+/// Set to a scenario name to make this binary the workload.
+pub const ENV: &str = "SOCKREC_TEST_WORKLOAD";
+/// The workload's comm, so the test can check `comm`.
+pub const COMM: &str = "sockrec-wl";
+
+/// One event the capture must hold, in the capture's own terms.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expected {
+    pub kind: String,
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub fd: Option<i32>,
+    pub fd2: Option<i32>,
+    pub errno: Option<i32>,
+    pub addr: Option<String>,
+    pub port: Option<u16>,
+    pub bytes: Option<i64>,
+}
+
+fn field<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s == "-" { None } else { s.parse().ok() }
+}
+
+fn show<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".to_string(), |v| v.to_string())
+}
+
+impl Expected {
+    pub fn to_line(&self) -> String {
+        format!(
+            "E\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.kind,
+            self.family,
+            self.sock_type,
+            self.protocol,
+            show(&self.fd),
+            show(&self.fd2),
+            show(&self.errno),
+            show(&self.addr.as_ref().map(|a| format!("[{a}]"))),
+            show(&self.port),
+            show(&self.bytes)
+        )
+    }
+
+    pub fn parse(line: &str) -> Option<Expected> {
+        let f: Vec<&str> = line.strip_prefix("E\t")?.split('\t').collect();
+        Some(Expected {
+            kind: f[0].to_string(),
+            family: f[1].parse().ok()?,
+            sock_type: f[2].parse().ok()?,
+            protocol: f[3].parse().ok()?,
+            fd: field(f[4]),
+            fd2: field(f[5]),
+            errno: field(f[6]),
+            addr: (f[7] != "-").then(|| f[7][1..f[7].len() - 1].to_string()),
+            port: field(f[8]),
+            bytes: field(f[9]),
+        })
+    }
+}
+
+const AF_UNIX: u16 = libc::AF_UNIX as u16;
+const AF_INET: u16 = libc::AF_INET as u16;
+const AF_INET6: u16 = libc::AF_INET6 as u16;
+const STREAM: u16 = libc::SOCK_STREAM as u16;
+const DGRAM: u16 = libc::SOCK_DGRAM as u16;
+const TCP: u16 = libc::IPPROTO_TCP as u16;
+const UDP: u16 = libc::IPPROTO_UDP as u16;
+
+/// Records what the workload does, as it does it.
+struct Log(Vec<Expected>);
+
+fn ev(kind: &str, (family, sock_type, protocol): (u16, u16, u16)) -> Expected {
+    Expected {
+        kind: kind.to_string(),
+        family,
+        sock_type,
+        protocol,
+        fd: None,
+        fd2: None,
+        errno: None,
+        addr: None,
+        port: None,
+        bytes: None,
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn check(r: i32, what: &str) -> i32 {
+    if r < 0 {
+        panic!(
+            "workload: {what} failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    r
+}
+
+/// A sockaddr of any family, with its length.
+struct Addr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl Addr {
+    fn v4(port: u16) -> Addr {
+        let mut a: Addr = unsafe { zeroed() };
+        let sin = unsafe { &mut *(&mut a.storage as *mut _ as *mut libc::sockaddr_in) };
+        sin.sin_family = AF_INET;
+        sin.sin_port = port.to_be();
+        sin.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+        a.len = size_of::<libc::sockaddr_in>() as u32;
+        a
+    }
+
+    fn v6(port: u16) -> Addr {
+        let mut a: Addr = unsafe { zeroed() };
+        let sin6 = unsafe { &mut *(&mut a.storage as *mut _ as *mut libc::sockaddr_in6) };
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = port.to_be();
+        sin6.sin6_addr.s6_addr[15] = 1;
+        a.len = size_of::<libc::sockaddr_in6>() as u32;
+        a
+    }
+
+    fn unix(path: &str) -> Addr {
+        let mut a: Addr = unsafe { zeroed() };
+        let sun = unsafe { &mut *(&mut a.storage as *mut _ as *mut libc::sockaddr_un) };
+        sun.sun_family = AF_UNIX;
+        for (d, s) in sun.sun_path.iter_mut().zip(path.bytes()) {
+            *d = s as libc::c_char;
+        }
+        // offsetof(sun_path) + the path + its NUL, as most programs pass it.
+        a.len = (2 + path.len() + 1) as u32;
+        a
+    }
+
+    fn empty() -> Addr {
+        let mut a: Addr = unsafe { zeroed() };
+        a.len = size_of::<libc::sockaddr_storage>() as u32;
+        a
+    }
+
+    fn ptr(&self) -> *const libc::sockaddr {
+        &self.storage as *const _ as *const libc::sockaddr
+    }
+
+    fn port(&self) -> u16 {
+        // sin_port and sin6_port sit at the same offset.
+        let sin = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in) };
+        u16::from_be(sin.sin_port)
+    }
+}
+
+fn local_addr(fd: i32) -> Addr {
+    let mut a = Addr::empty();
+    check(
+        unsafe {
+            libc::getsockname(
+                fd,
+                &mut a.storage as *mut _ as *mut libc::sockaddr,
+                &mut a.len,
+            )
+        },
+        "getsockname",
+    );
+    a
+}
+
+impl Log {
+    fn socket(&mut self, family: i32, ty: i32, expect: (u16, u16, u16)) -> i32 {
+        let fd = check(unsafe { libc::socket(family, ty, 0) }, "socket");
+        let mut e = ev("socket", expect);
+        e.fd = Some(fd);
+        self.0.push(e);
+        fd
+    }
+
+    fn bind(&mut self, fd: i32, a: &Addr, sock: (u16, u16, u16), text: &str, port: Option<u16>) {
+        check(unsafe { libc::bind(fd, a.ptr(), a.len) }, "bind");
+        let mut e = ev("bind", sock);
+        e.fd = Some(fd);
+        e.addr = Some(text.to_string());
+        e.port = port;
+        self.0.push(e);
+    }
+
+    /// connect(2); returns the errno (0 on success), which is logged as is.
+    fn connect(
+        &mut self,
+        fd: i32,
+        a: &Addr,
+        sock: (u16, u16, u16),
+        text: &str,
+        port: Option<u16>,
+    ) -> i32 {
+        let r = unsafe { libc::connect(fd, a.ptr(), a.len) };
+        let err = if r < 0 { errno() } else { 0 };
+        let mut e = ev("connect", sock);
+        e.fd = Some(fd);
+        e.errno = (err != 0).then_some(err);
+        e.addr = Some(text.to_string());
+        e.port = port;
+        self.0.push(e);
+        err
+    }
+
+    /// accept(2) or accept4(2), with or without an address buffer; `peer`
+    /// is what the capture should show as the address.
+    fn accept(
+        &mut self,
+        fd: i32,
+        four: bool,
+        with_addr: bool,
+        sock: (u16, u16, u16),
+        peer: (Option<String>, Option<u16>),
+    ) -> i32 {
+        let mut a = Addr::empty();
+        let (p, l) = if with_addr {
+            (
+                &mut a.storage as *mut _ as *mut libc::sockaddr,
+                &mut a.len as *mut _,
+            )
+        } else {
+            (std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        let nfd = if four {
+            unsafe { libc::accept4(fd, p, l, libc::SOCK_CLOEXEC) }
+        } else {
+            unsafe { libc::accept(fd, p, l) }
+        };
+        check(nfd, "accept");
+        let mut e = ev(if four { "accept4" } else { "accept" }, sock);
+        e.fd = Some(fd);
+        e.fd2 = Some(nfd);
+        e.addr = peer.0;
+        e.port = peer.1;
+        self.0.push(e);
+        nfd
+    }
+
+    fn send(&mut self, fd: i32, n: usize, sock: (u16, u16, u16)) {
+        let buf = vec![7u8; n];
+        let r = unsafe { libc::send(fd, buf.as_ptr().cast(), n, 0) };
+        assert_eq!(r, n as isize, "workload: short send");
+        let mut e = ev("send", sock);
+        e.bytes = Some(n as i64);
+        self.0.push(e);
+    }
+
+    fn recv(&mut self, fd: i32, n: usize, sock: (u16, u16, u16)) {
+        let mut buf = vec![0u8; n];
+        let r = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_WAITALL) };
+        assert_eq!(r, n as isize, "workload: short recv");
+        let mut e = ev("recv", sock);
+        e.bytes = Some(n as i64);
+        self.0.push(e);
+    }
+}
+
+fn close(fd: i32) {
+    unsafe { libc::close(fd) };
+}
+
+/// TCP connect/accept and a message each way, over `family`'s loopback.
+fn tcp(log: &mut Log, v6: bool, four: bool) {
+    let (fam, text) = if v6 {
+        (libc::AF_INET6, "::1")
+    } else {
+        (libc::AF_INET, "127.0.0.1")
+    };
+    let sock = (fam as u16, STREAM, TCP);
+    let mk = |p| if v6 { Addr::v6(p) } else { Addr::v4(p) };
+    let l = log.socket(fam, libc::SOCK_STREAM, sock);
+    log.bind(l, &mk(0), sock, text, Some(0));
+    check(unsafe { libc::listen(l, 8) }, "listen");
+    let port = local_addr(l).port();
+    let c = log.socket(fam, libc::SOCK_STREAM, sock);
+    assert_eq!(log.connect(c, &mk(port), sock, text, Some(port)), 0);
+    let cport = local_addr(c).port();
+    let a = log.accept(l, four, true, sock, (Some(text.into()), Some(cport)));
+    log.send(c, 100, sock);
+    log.recv(a, 100, sock);
+    log.send(a, 200, sock);
+    log.recv(c, 200, sock);
+    if !v6 {
+        // accept with no address buffer: the peer comes from the kernel's socket.
+        let c2 = log.socket(fam, libc::SOCK_STREAM, sock);
+        assert_eq!(log.connect(c2, &mk(port), sock, text, Some(port)), 0);
+        let c2port = local_addr(c2).port();
+        let a2 = log.accept(l, false, false, sock, (Some(text.into()), Some(c2port)));
+        // A non-blocking connect: on loopback it usually returns EINPROGRESS;
+        // whatever it returns is what the capture must show.
+        let nb = log.socket(fam, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, sock);
+        log.connect(nb, &mk(port), sock, text, Some(port));
+        // A refused connect: nothing listens on port 1 in our namespace.
+        let r = log.socket(fam, libc::SOCK_STREAM, sock);
+        assert_eq!(
+            log.connect(r, &mk(1), sock, text, Some(1)),
+            libc::ECONNREFUSED
+        );
+        for fd in [c2, a2, nb, r] {
+            close(fd);
+        }
+    }
+    for fd in [a, c, l] {
+        close(fd);
+    }
+}
+
+fn udp(log: &mut Log) {
+    let sock = (AF_INET, DGRAM, UDP);
+    let s = log.socket(libc::AF_INET, libc::SOCK_DGRAM, sock);
+    log.bind(s, &Addr::v4(0), sock, "127.0.0.1", Some(0));
+    let port = local_addr(s).port();
+    let u = log.socket(libc::AF_INET, libc::SOCK_DGRAM, sock);
+    assert_eq!(
+        log.connect(u, &Addr::v4(port), sock, "127.0.0.1", Some(port)),
+        0
+    );
+    log.send(u, 300, sock);
+    log.recv(s, 300, sock);
+    close(u);
+    close(s);
+}
+
+fn unix(log: &mut Log, dir: &str) {
+    let sock = (AF_UNIX, STREAM, 0);
+    let path = format!("{dir}/wl.sock");
+    let _ = std::fs::remove_file(&path);
+    let l = log.socket(libc::AF_UNIX, libc::SOCK_STREAM, sock);
+    log.bind(l, &Addr::unix(&path), sock, &path, None);
+    check(unsafe { libc::listen(l, 8) }, "listen");
+    let c = log.socket(libc::AF_UNIX, libc::SOCK_STREAM, sock);
+    assert_eq!(log.connect(c, &Addr::unix(&path), sock, &path, None), 0);
+    // An unbound UNIX peer has no name: the kernel returns only sun_family.
+    let a = log.accept(l, false, true, sock, (Some(String::new()), None));
+    for fd in [a, c, l] {
+        close(fd);
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+fn socketpair(log: &mut Log) {
+    let sock = (AF_UNIX, STREAM, 0);
+    let mut sv = [0i32; 2];
+    check(
+        unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sv.as_mut_ptr()) },
+        "socketpair",
+    );
+    let mut e = ev("socketpair", sock);
+    e.fd = Some(sv[0]);
+    e.fd2 = Some(sv[1]);
+    log.0.push(e);
+    log.send(sv[0], 50, sock);
+    log.recv(sv[1], 50, sock);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/// Enters a new network namespace with loopback up.
+fn private_network() {
+    check(
+        unsafe { libc::unshare(libc::CLONE_NEWNET) },
+        "unshare(CLONE_NEWNET)",
+    );
+    // SIOCSIFFLAGS on "lo" with IFF_UP, as `ip link set lo up` does.
+    let fd = check(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
+        "socket",
+    );
+    let mut req: libc::ifreq = unsafe { zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as i16;
+    check(
+        unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) },
+        "SIOCSIFFLAGS lo",
+    );
+    close(fd);
+}
+
+/// The child's whole life: never returns.
+pub fn child_main(scenario: &str) -> ! {
+    private_network();
+    let name = CString::new(COMM).unwrap();
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+    let dir = std::env::var("SOCKREC_TEST_DIR").unwrap_or_else(|_| "/tmp".into());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).unwrap();
+    match scenario {
+        "known" => {
+            let mut log = Log(Vec::new());
+            tcp(&mut log, false, false);
+            tcp(&mut log, true, true);
+            udp(&mut log);
+            unix(&mut log, &dir);
+            socketpair(&mut log);
+            // Left blocked in accept(): in flight when recording stops.
+            let sock = (AF_INET, STREAM, TCP);
+            let l = log.socket(libc::AF_INET, libc::SOCK_STREAM, sock);
+            log.bind(l, &Addr::v4(0), sock, "127.0.0.1", Some(0));
+            check(unsafe { libc::listen(l, 8) }, "listen");
+            for e in &log.0 {
+                writeln!(out, "{}", e.to_line()).unwrap();
+            }
+            writeln!(out, "inflight {l}").unwrap();
+            writeln!(out, "done").unwrap();
+            out.flush().unwrap();
+            unsafe { libc::accept(l, std::ptr::null_mut(), std::ptr::null_mut()) };
+        }
+        "udp-loop" => {
+            let s = check(
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
+                "socket",
+            );
+            let a = Addr::v4(0);
+            check(unsafe { libc::bind(s, a.ptr(), a.len) }, "bind");
+            let dst = Addr::v4(local_addr(s).port());
+            let u = check(
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
+                "socket",
+            );
+            check(unsafe { libc::connect(u, dst.ptr(), dst.len) }, "connect");
+            writeln!(out, "looping").unwrap();
+            out.flush().unwrap();
+            let mut buf = [0u8; 64];
+            loop {
+                unsafe {
+                    libc::send(u, buf.as_ptr().cast(), 32, 0);
+                    libc::recv(s, buf.as_mut_ptr().cast(), 64, 0);
+                }
+            }
+        }
+        other => panic!("unknown workload {other}"),
+    }
+    std::process::exit(0)
+}
