@@ -18,6 +18,7 @@
 
 pub mod addr;
 mod batch;
+mod footer;
 mod reader;
 pub mod schema;
 mod writer;

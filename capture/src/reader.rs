@@ -195,8 +195,13 @@ impl CaptureInfo {
     /// be read, says so in place of the per-kind counts.
     pub fn render(&self) -> String {
         let mut s = String::new();
+        const INDENT: usize = 17;
         let mut line = |label: &str, value: &dyn std::fmt::Display| {
-            let _ = writeln!(s, "{:<17}{value}", format!("{label}:"));
+            // Multi-line values (the recorder lists one probe per line)
+            // continue under the value column, not under the labels.
+            let value = value.to_string();
+            let value = value.trim_end().replace('\n', &format!("\n{:INDENT$}", ""));
+            let _ = writeln!(s, "{:<INDENT$}{value}", format!("{label}:"));
         };
         line(
             "file",
@@ -221,7 +226,7 @@ impl CaptureInfo {
                 "no (the recorder did not finish: events up to its last flush)"
             },
         );
-        line("probes", &self.probes);
+        line("probes", &or_none(&self.probes));
         let per_cpu = self
             .lost
             .iter()
@@ -232,7 +237,7 @@ impl CaptureInfo {
             "lost",
             &format_args!("{} (per CPU: {per_cpu})", self.lost_total()),
         );
-        line("filters", &self.filters);
+        line("filters", &or_none(&self.filters));
         match self.events_per_kind() {
             Ok(kinds) if kinds.is_empty() => line("events", &"none"),
             Ok(kinds) => {
@@ -246,6 +251,11 @@ impl CaptureInfo {
         }
         s
     }
+}
+
+/// Empty metadata text shown as `none` rather than as nothing.
+fn or_none(text: &str) -> &str {
+    if text.trim().is_empty() { "none" } else { text }
 }
 
 /// Distinguishes "not Parquet at all" from a damaged Parquet file, whose

@@ -31,12 +31,13 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, arrow_writer::ArrowWriterOptions};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, encode_arrow_schema};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::{FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataWriter};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::{ColumnPath, SchemaDescPtr};
+use parquet::schema::types::ColumnPath;
 use sockrec_common::SocketEvent;
 
 use crate::batch::EventBatch;
+use crate::footer::FooterBuilder;
 use crate::schema::{self, FORMAT_VERSION, capture_schema, col};
 
 /// ZSTD level of the column chunks: 3 is zstd's default, a good
@@ -118,13 +119,10 @@ pub struct CaptureWriter {
     writer: ArrowWriter<File>,
     batch: EventBatch,
     meta: CaptureMeta,
-    /// The parquet schema the `ArrowWriter` was given, for provisional footers.
-    parquet_schema: SchemaDescPtr,
     /// `ARROW:schema` metadata, so readers of a provisional footer get the
     /// exact Arrow types back (e.g. the `time` column's UTC zone).
     arrow_schema_kv: KeyValue,
-    created_by: String,
-    writer_version: i32,
+    footer: FooterBuilder,
     rows_written: u64,
     /// Length of the provisional footer currently at the end of the file.
     footer_len: u64,
@@ -160,12 +158,16 @@ impl CaptureWriter {
                 .with_coerce_types(props.coerce_types())
                 .convert(&schema)?,
         );
-        let created_by = props.created_by().to_string();
-        let writer_version = props.writer_version().as_num();
+        // Footers are encoded with the very schema descriptor the writer
+        // gets, so they describe exactly what it writes.
+        let footer = FooterBuilder::new(
+            parquet_schema.clone(),
+            props.created_by().to_string(),
+            props.writer_version().as_num(),
+            props.write_path_in_schema(),
+        );
         let options = ArrowWriterOptions::new()
             .with_properties(props)
-            // Pass the schema we keep, so provisional footers describe
-            // exactly what the writer writes.
             .with_parquet_schema((*parquet_schema).clone());
         let writer = ArrowWriter::try_new_with_options(file, schema.clone(), options)
             .with_context(|| format!("creating capture {}", path.display()))?;
@@ -175,13 +177,11 @@ impl CaptureWriter {
             writer,
             batch: EventBatch::new(meta.boot_time_ns),
             meta,
-            parquet_schema,
             arrow_schema_kv: KeyValue::new(
                 ARROW_SCHEMA_META_KEY.to_string(),
                 encode_arrow_schema(&schema),
             ),
-            created_by,
-            writer_version,
+            footer,
             rows_written: 0,
             footer_len: 0,
         };
@@ -251,9 +251,7 @@ impl CaptureWriter {
     pub fn flush(&mut self) -> Result<()> {
         self.write_row_group()?;
         let end = self.writer.bytes_written() as u64;
-        let t0 = std::time::Instant::now();
         let footer = self.provisional_footer(now_ns())?;
-        let t1 = t0.elapsed();
         let file = self.writer.inner();
         // pwrite: the cursor stays at the end of the data, where the next
         // row group (or the final footer) will overwrite this footer.
@@ -266,14 +264,6 @@ impl CaptureWriter {
             .and_then(|()| file.sync_data())
             .with_context(|| format!("writing capture {}", self.path.display()))?;
         self.footer_len = footer.len() as u64;
-        if self.writer.flushed_row_groups().len() % 200 == 0 {
-            eprintln!(
-                "encode {:?} total {:?} footer {}",
-                t1,
-                t0.elapsed(),
-                footer.len()
-            );
-        }
         Ok(())
     }
 
@@ -316,9 +306,9 @@ impl CaptureWriter {
         self.writer.sync().with_context(ctx)?;
         // Everything below relies on the file cursor being exactly where
         // the writer thinks the data ends; check it rather than corrupt.
-        let pos = (&*self.writer.inner())
-            .stream_position()
-            .with_context(ctx)?;
+        // (`Seek` is implemented for `&File`: no need to own the file.)
+        let mut file: &File = self.writer.inner();
+        let pos = file.stream_position().with_context(ctx)?;
         if pos != self.writer.bytes_written() as u64 {
             bail!(
                 "{}: file position {pos} is not the end of the written data ({})",
@@ -329,29 +319,21 @@ impl CaptureWriter {
         Ok(())
     }
 
-    /// Serializes a footer covering every row group written so far.
-    fn provisional_footer(&self, end_ns: i64) -> Result<Vec<u8>> {
-        let row_groups = self.writer.flushed_row_groups().to_vec();
-        let num_rows = row_groups.iter().map(|rg| rg.num_rows()).sum();
+    /// Encodes a footer covering every row group written so far.
+    fn provisional_footer(&mut self, end_ns: i64) -> Result<Vec<u8>> {
+        let all = self.writer.flushed_row_groups();
+        self.footer
+            .add_row_groups(&all[self.footer.row_group_count()..])?;
         let mut kv = vec![self.arrow_schema_kv.clone()];
         kv.extend(self.meta.key_values(end_ns, false));
-        let file_meta = FileMetaData::new(
-            self.writer_version,
-            num_rows,
-            Some(self.created_by.clone()),
-            Some(kv),
-            self.parquet_schema.clone(),
-            // ParquetMetaDataWriter fills in the column orders.
-            None,
-        );
-        let metadata = ParquetMetaData::new(file_meta, row_groups);
-        let mut buf = Vec::new();
         // No page indexes: the ArrowWriter keeps them private until finish.
         // Readers fall back to the row group statistics.
-        ParquetMetaDataWriter::new(&mut buf, &metadata)
-            .finish()
-            .context("encoding a provisional capture footer")?;
-        Ok(buf)
+        self.footer.encode(kv, all)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn flushed_row_groups(&self) -> &[parquet::file::metadata::RowGroupMetaData] {
+        self.writer.flushed_row_groups()
     }
 }
 
@@ -375,4 +357,46 @@ fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn meta() -> CaptureMeta {
+        CaptureMeta {
+            host: "h".into(),
+            kernel: "k".into(),
+            boot_time_ns: 1_700_000_000_000_000_000,
+            start_ns: 1_700_000_000_000_000_000,
+            lost: vec![0],
+            sockrec_version: "0".into(),
+            ..CaptureMeta::default()
+        }
+    }
+
+    /// A path in the temp dir unique to this process and `name`.
+    pub(crate) fn temp_path(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "sockrec-capture-unit-{}-{name}.parquet",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn key_values_cover_every_key() {
+        let mut m = meta();
+        m.lost = vec![1, 2, 3];
+        let kv = m.key_values(5, true);
+        let get = |k: &str| {
+            kv.iter()
+                .find(|kv| kv.key == k)
+                .and_then(|kv| kv.value.clone())
+        };
+        assert_eq!(get(schema::META_LOST).as_deref(), Some("1,2,3"));
+        assert_eq!(get(schema::META_END_NS).as_deref(), Some("5"));
+        assert_eq!(get(schema::META_COMPLETE).as_deref(), Some("true"));
+        assert_eq!(get(schema::META_FORMAT_VERSION).as_deref(), Some("1"));
+        assert_eq!(kv.len(), 11);
+    }
 }

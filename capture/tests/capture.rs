@@ -367,12 +367,29 @@ fn interrupted_capture_is_readable_and_marked_incomplete() {
     w.flush().unwrap();
     // Buffered but never flushed: lost with the process.
     w.push(&event(EventKind::Socket, 9), "p");
+    // Metadata changes only reach the file with a flush, too.
+    w.set_probes("first\nsecond".into());
     std::mem::forget(w);
 
     let info = CaptureInfo::open(&path).unwrap();
     assert!(!info.complete);
     assert_eq!(info.rows, 4);
-    assert!(info.render().contains("complete:        no"));
+    assert_eq!(info.probes, "tracepoint:syscalls:sys_exit_connect");
+    let text = info.render();
+    assert!(text.contains("complete:        no"), "{text}");
+    assert!(text.contains("filters:         pid=42\n"), "{text}");
+
+    // Multi-line values stay in the value column.
+    let mut w = CaptureWriter::create(&path, true, meta()).unwrap();
+    w.set_probes("first\nsecond".into());
+    w.set_filters(String::new());
+    w.finish().unwrap();
+    let text = CaptureInfo::open(&path).unwrap().render();
+    assert!(
+        text.contains("probes:          first\n                 second\n"),
+        "{text}"
+    );
+    assert!(text.contains("filters:         none\n"), "{text}");
     fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,1 +1,173 @@
-fn main() {}
+//! `cargo xtask`: the project's own commands.
+//!
+//! - `cargo xtask demo`: set up a fresh machine, record 10 s of a loopback
+//!   workload and show what was caught (README's first command).
+//! - `cargo xtask test`: set up a fresh machine and run every test,
+//!   including the privileged ones (README's second command; CI runs it).
+//! - `cargo xtask setup`: only the set-up: rust-src for the nightly
+//!   toolchain and bpf-linker 0.10.0, which build the eBPF programs.
+//! - `cargo xtask workload udp|tcp SECONDS`: a loopback workload that makes
+//!   socket calls as fast as it can (for demos and benchmarks).
+
+use anyhow::{Context as _, Result, bail};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+mod workload;
+
+/// bpf-linker 0.10 links with the Rust toolchain's own LLVM; later versions
+/// want a system LLVM 21+ that Debian 12 lacks.
+const BPF_LINKER_VERSION: &str = "0.10.0";
+/// The toolchain that builds the eBPF crates (aya-build's default).
+const EBPF_TOOLCHAIN: &str = "nightly";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["setup"] => setup(),
+        ["test", rest @ ..] => {
+            setup()?;
+            test(rest)
+        }
+        ["demo"] => {
+            setup()?;
+            demo()
+        }
+        ["workload", kind, secs] => {
+            let secs: f64 = secs.parse().context("SECONDS must be a number")?;
+            let n = workload::run(kind, Duration::from_secs_f64(secs))?;
+            eprintln!("workload {kind}: {n} operations in {secs} s");
+            Ok(())
+        }
+        _ => bail!(
+            "usage: cargo xtask setup | test [cargo test args] | demo | workload udp|tcp SECONDS"
+        ),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Installs what building the eBPF programs needs, if it is missing.
+fn setup() -> Result<()> {
+    let has_nightly =
+        output(Command::new("rustup").args(["run", EBPF_TOOLCHAIN, "rustc", "--version"]))
+            .is_some();
+    if !has_nightly {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            EBPF_TOOLCHAIN,
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    let components = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        EBPF_TOOLCHAIN,
+    ]))
+    .unwrap_or_default();
+    if !components.lines().any(|l| l.starts_with("rust-src")) {
+        run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            EBPF_TOOLCHAIN,
+        ]))?;
+    }
+    let linker = output(Command::new("bpf-linker").arg("--version")).unwrap_or_default();
+    if !linker.contains(BPF_LINKER_VERSION) {
+        run(Command::new("cargo").args([
+            "install",
+            &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+            "--locked",
+            "--force",
+        ]))?;
+    }
+    Ok(())
+}
+
+/// Every test of the workspace; the integration tests load real programs,
+/// so they run as root (CI runs as root; under CI they never skip).
+fn test(extra: &[&str]) -> Result<()> {
+    if unsafe_geteuid() != 0 {
+        eprintln!(
+            "note: not root: the privileged tests will be reported as ignored (CI fails instead)"
+        );
+    }
+    run(Command::new("cargo")
+        .current_dir(root())
+        .arg("test")
+        .args(extra))
+}
+
+fn unsafe_geteuid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// Record 10 s while a loopback workload runs, then show the capture.
+fn demo() -> Result<()> {
+    let root = root();
+    run(Command::new("cargo")
+        .current_dir(&root)
+        .args(["build", "--release", "--bin", "sockrec"]))?;
+    let sockrec = root.join("target/release/sockrec");
+    let capture = root.join("demo.parquet");
+    let mut rec = Command::new(&sockrec);
+    rec.args(["record", "-d", "10s", "--force", "-o"])
+        .arg(&capture);
+    eprintln!("+ {rec:?}");
+    let mut rec = rec.spawn().context("starting sockrec record")?;
+    // Give the recorder time to attach, then keep the loopback busy.
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    let n = workload::run("tcp", Duration::from_secs(3))?
+        + workload::run("udp", Duration::from_secs(3))?;
+    eprintln!(
+        "demo workload: {n} socket operations in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let status = rec.wait()?;
+    if !status.success() {
+        bail!("sockrec record failed: {status}");
+    }
+    run(Command::new(&sockrec).arg("info").arg(&capture))
+}
