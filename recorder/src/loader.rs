@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::TracePoint,
+    programs::{Program, RawTracePoint, TracePoint},
 };
 use sockrec_common::{EventKind, PendingCall};
 use std::path::Path;
@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::{
     EBPF_OBJECT, kernel_fields,
     options::Filters,
-    probes::{self, ProbeOutcome},
+    probes::{self, Attach, ProbeOutcome},
 };
 
 /// Loaded and attached programs with the maps user space reads.
@@ -148,15 +148,26 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
 }
 
 fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
-    for tp in way.programs {
-        let prog: &mut TracePoint = ebpf
-            .program_mut(tp.program)
-            .ok_or_else(|| anyhow!("no program {}", tp.program))?
-            .try_into()?;
-        prog.load()
-            .with_context(|| format!("loading {}", tp.program))?;
-        prog.attach(tp.category, tp.name)
-            .with_context(|| format!("attaching {}:{}", tp.category, tp.name))?;
+    for p in way.programs {
+        let prog = ebpf
+            .program_mut(p.program)
+            .ok_or_else(|| anyhow!("no program {}", p.program))?;
+        match p.attach {
+            Attach::Tracepoint { category } => {
+                let prog: &mut TracePoint = prog.try_into()?;
+                prog.load()
+                    .with_context(|| format!("loading {}", p.program))?;
+                prog.attach(category, p.target)
+                    .with_context(|| format!("attaching {category}:{}", p.target))?;
+            }
+            Attach::RawTracepoint => {
+                let prog: &mut RawTracePoint = prog.try_into()?;
+                prog.load()
+                    .with_context(|| format!("loading {}", p.program))?;
+                prog.attach(p.target)
+                    .with_context(|| format!("attaching raw tracepoint {}", p.target))?;
+            }
+        }
     }
     Ok(())
 }
@@ -165,11 +176,10 @@ fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
 pub fn detach_all(ebpf: &mut Ebpf) {
     let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
     for name in names {
-        if let Some(p) = ebpf.program_mut(&name) {
-            let tp: Result<&mut TracePoint, _> = p.try_into();
-            if let Ok(tp) = tp {
-                let _ = tp.unload();
-            }
+        match ebpf.program_mut(&name) {
+            Some(Program::TracePoint(p)) => drop(p.unload()),
+            Some(Program::RawTracePoint(p)) => drop(p.unload()),
+            _ => {}
         }
     }
 }

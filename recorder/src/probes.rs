@@ -7,8 +7,8 @@
 //! | kind        | ways, in order                                         | kernels       |
 //! |-------------|--------------------------------------------------------|---------------|
 //! | socket…accept4 | `syscalls:sys_enter_X` + `syscalls:sys_exit_X` tracepoints | all with syscall tracepoints (CONFIG_FTRACE_SYSCALLS) |
-//! | send        | `sock:sock_send_length` tracepoint                     | 6.3+          |
-//! | recv        | `sock:sock_recv_length` tracepoint                     | 6.3+          |
+//! | send        | `sock_send_length` raw tracepoint, then the tracepoint | 6.3+          |
+//! | recv        | `sock_recv_length` raw tracepoint, then the tracepoint | 6.3+          |
 //!
 //! Older kernels (no `sock_*_length` tracepoints) need fentry/kprobe ways on
 //! `sock_sendmsg`/`sock_recvmsg`; they are the next rows to add here (see
@@ -17,43 +17,63 @@
 
 use sockrec_common::EventKind;
 
-/// One program attached to one tracepoint.
+/// How a program attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// A tracepoint (`category:name` under tracefs); the program reads the
+    /// formatted trace record.
+    Tracepoint { category: &'static str },
+    /// A raw tracepoint: the program gets the `TP_PROTO` arguments directly,
+    /// so the kernel formats no record (cheaper per event).
+    RawTracepoint,
+}
+
+/// One program and where it attaches.
 #[derive(Clone, Copy, Debug)]
-pub struct TracepointProgram {
+pub struct ProbeProgram {
     /// The program's name in the eBPF object (the Rust function name).
     pub program: &'static str,
-    pub category: &'static str,
-    pub name: &'static str,
+    pub attach: Attach,
+    /// The tracepoint's name.
+    pub target: &'static str,
 }
 
 /// One way to catch an event kind: programs that are attached together.
 #[derive(Clone, Copy, Debug)]
 pub struct Way {
     /// The probe named in the capture's `probe` column for events caught
-    /// this way, in bpftrace's spelling (`tracepoint:category:name`).
+    /// this way, in bpftrace's spelling (`tracepoint:category:name`,
+    /// `rawtracepoint:name`).
     pub probe: &'static str,
-    pub programs: &'static [TracepointProgram],
+    pub programs: &'static [ProbeProgram],
+}
+
+const fn tp(program: &'static str, category: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::Tracepoint { category },
+        target: program,
+    }
+}
+
+const fn raw_tp(program: &'static str, target: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::RawTracepoint,
+        target,
+    }
 }
 
 /// The ways to catch `kind`, best first.
 pub fn ways(kind: EventKind) -> &'static [Way] {
     macro_rules! syscall {
         ($enter:literal, $exit:literal) => {
-            &[Way {
-                probe: concat!("tracepoint:syscalls:", $enter),
-                programs: &[
-                    TracepointProgram {
-                        program: $enter,
-                        category: "syscalls",
-                        name: $enter,
-                    },
-                    TracepointProgram {
-                        program: $exit,
-                        category: "syscalls",
-                        name: $exit,
-                    },
-                ],
-            }]
+            const {
+                &[Way {
+                    probe: concat!("tracepoint:syscalls:", $enter),
+                    programs: &[tp($enter, "syscalls"), tp($exit, "syscalls")],
+                }]
+            }
         };
     }
     match kind {
@@ -63,22 +83,34 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::Connect => syscall!("sys_enter_connect", "sys_exit_connect"),
         EventKind::Accept => syscall!("sys_enter_accept", "sys_exit_accept"),
         EventKind::Accept4 => syscall!("sys_enter_accept4", "sys_exit_accept4"),
-        EventKind::Send => &[Way {
-            probe: "tracepoint:sock:sock_send_length",
-            programs: &[TracepointProgram {
-                program: "sock_send_length",
-                category: "sock",
-                name: "sock_send_length",
-            }],
-        }],
-        EventKind::Recv => &[Way {
-            probe: "tracepoint:sock:sock_recv_length",
-            programs: &[TracepointProgram {
-                program: "sock_recv_length",
-                category: "sock",
-                name: "sock_recv_length",
-            }],
-        }],
+        EventKind::Send => {
+            const {
+                &[
+                    Way {
+                        probe: "rawtracepoint:sock_send_length",
+                        programs: &[raw_tp("raw_sock_send_length", "sock_send_length")],
+                    },
+                    Way {
+                        probe: "tracepoint:sock:sock_send_length",
+                        programs: &[tp("sock_send_length", "sock")],
+                    },
+                ]
+            }
+        }
+        EventKind::Recv => {
+            const {
+                &[
+                    Way {
+                        probe: "rawtracepoint:sock_recv_length",
+                        programs: &[raw_tp("raw_sock_recv_length", "sock_recv_length")],
+                    },
+                    Way {
+                        probe: "tracepoint:sock:sock_recv_length",
+                        programs: &[tp("sock_recv_length", "sock")],
+                    },
+                ]
+            }
+        }
     }
 }
 
@@ -114,16 +146,15 @@ impl ProbeOutcome {
 mod tests {
     use super::*;
 
-    /// Every kind has at least one way, and its programs' names are the
-    /// tracepoints they attach to (the eBPF object names them so).
+    /// Every kind has at least one way, named after the tracepoint its
+    /// first program attaches to.
     #[test]
     fn every_kind_has_a_way() {
         for kind in EventKind::ALL {
             let ways = ways(kind);
             assert!(!ways.is_empty(), "{kind:?}");
             for way in ways {
-                assert!(way.probe.starts_with("tracepoint:"));
-                assert!(way.probe.contains(way.programs[0].name));
+                assert!(way.probe.ends_with(way.programs[0].target), "{way:?}");
             }
         }
     }

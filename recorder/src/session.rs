@@ -10,7 +10,7 @@
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, PerCpuArray};
 use sockrec_capture::{CaptureMeta, CaptureWriter};
-use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
+use sockrec_common::{EventKind, FLAG_IN_FLIGHT, MessageEvent, SocketEvent};
 use std::{
     io::Write as _,
     sync::{
@@ -191,18 +191,27 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     })
 }
 
+const SOCKET_EVENT: usize = size_of::<SocketEvent>();
+const MESSAGE_EVENT: usize = size_of::<MessageEvent>();
+
 /// Moves every event waiting in the ring buffer into `batch`.
 fn drain(ring: &mut aya::maps::RingBuf<MapData>, batch: &mut Vec<SocketEvent>) -> u64 {
     let mut n = 0;
     while let Some(item) = ring.next() {
-        if item.len() >= size_of::<SocketEvent>() {
-            // SAFETY: the kernel wrote a whole SocketEvent (repr(C), any
-            // bit pattern valid); the ring's records are only 8-byte aligned
-            // by contract, so read unaligned to be safe.
-            let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<SocketEvent>()) };
-            batch.push(ev);
-            n += 1;
-        }
+        // SAFETY: the kernel wrote a whole record of the layout its length
+        // names (repr(C), any bit pattern valid); read unaligned to be safe.
+        let ev = match item.len() {
+            SOCKET_EVENT => unsafe {
+                std::ptr::read_unaligned(item.as_ptr().cast::<SocketEvent>())
+            },
+            MESSAGE_EVENT => {
+                unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<MessageEvent>()) }
+                    .to_socket_event()
+            }
+            _ => continue,
+        };
+        batch.push(ev);
+        n += 1;
     }
     n
 }

@@ -223,12 +223,20 @@ fn known_workload_exactly() -> TestResult {
                 "call without latency: {r:?}"
             );
         }
-        let want_probe = if is_call {
-            format!("tracepoint:syscalls:sys_enter_{}", r.kind)
-        } else {
-            format!("tracepoint:sock:sock_{}_length", r.kind)
-        };
-        ensure!(r.probe == want_probe, "probe {:?} for {}", r.probe, r.kind);
+        // Each event names the probe that the capture's plan says caught its kind.
+        let planned = format!("{}={} ", r.kind, r.probe);
+        ensure!(
+            probes.contains(&planned),
+            "probe {:?} for {} is not in the plan {probes:?}",
+            r.probe,
+            r.kind
+        );
+        if is_call {
+            ensure!(
+                r.probe == format!("tracepoint:syscalls:sys_enter_{}", r.kind),
+                "{r:?}"
+            );
+        }
     }
     let mut got: Vec<Expected> = done.iter().map(expected_of).collect();
     got.sort();

@@ -8,7 +8,6 @@
 //! when traffic is light (kernel/bpf/ringbuf.c, `bpf_ringbuf_commit`).
 
 use aya_ebpf::maps::ring_buf::RingBufEntry;
-use sockrec_common::SocketEvent;
 
 use crate::{
     config::wakeup_bytes,
@@ -19,10 +18,10 @@ const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 const BPF_RB_AVAIL_DATA: u64 = 0;
 
-/// Reserves room for one event, or counts it lost.
+/// Reserves room for one event record, or counts it lost.
 #[inline(always)]
-pub fn reserve() -> Option<RingBufEntry<SocketEvent>> {
-    let entry = EVENTS.reserve::<SocketEvent>(0);
+pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
     if entry.is_none() {
         count_lost();
     }
@@ -31,7 +30,7 @@ pub fn reserve() -> Option<RingBufEntry<SocketEvent>> {
 
 /// Submits a filled event, waking user space only when enough is waiting.
 #[inline(always)]
-pub fn submit(entry: RingBufEntry<SocketEvent>) {
+pub fn submit<T>(entry: RingBufEntry<T>) {
     let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= wakeup_bytes() {
         BPF_RB_FORCE_WAKEUP
     } else {

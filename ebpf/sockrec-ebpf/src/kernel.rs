@@ -98,6 +98,17 @@ pub fn describe_fd(ev: &mut SocketEvent, fd: i64) -> Option<u64> {
     Some(sk)
 }
 
+/// Family, type and protocol of a `struct sock *` (0 where unreadable).
+#[inline(always)]
+pub fn describe_sock(sk: u64) -> (u16, u16, u16) {
+    let fs = &FIELDS;
+    (
+        read(sk, &fs.sk_family).unwrap_or(0) as u16,
+        read(sk, &fs.sk_type).unwrap_or(0) as u16,
+        read(sk, &fs.sk_protocol).unwrap_or(0) as u16,
+    )
+}
+
 /// `sk->sk_type` for the message tracepoints, which give the family and
 /// protocol but not the type.
 #[inline(always)]

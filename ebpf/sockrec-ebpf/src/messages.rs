@@ -9,8 +9,12 @@
 //! (8), `__u16 family` (16), `__u16 protocol` (18), `int ret` (20), `int
 //! flags` (24); `ret` is the byte count or -errno.
 
-use aya_ebpf::{EbpfContext, macros::tracepoint, programs::TracePointContext};
-use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL};
+use aya_ebpf::{
+    EbpfContext,
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
+};
+use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MessageEvent};
 
 use crate::{
     config::{current_pid_tgid, should_trace},
@@ -24,19 +28,18 @@ fn message(ctx: &TracePointContext, kind: EventKind) -> u32 {
     if !should_trace(kind, pid_tgid) {
         return 0;
     }
-    let Some(mut entry) = emit::reserve() else {
+    let Some(mut entry) = emit::reserve::<MessageEvent>() else {
         return 0;
     };
-    // SAFETY: fill_task writes every field but `addr`, which is only read up
-    // to `addr_len` (0 here).
+    // SAFETY: every field is written below before submit.
     let ev = unsafe { &mut *entry.as_mut_ptr() };
-    fill_task(ev, kind, pid_tgid);
+    fill_task!(&mut *ev, kind, pid_tgid);
     let p = ctx.as_ptr() as *const u8;
     unsafe {
         let sk = *(p.add(8) as *const u64);
         ev.family = *(p.add(16) as *const u16);
         ev.protocol = *(p.add(18) as *const u16);
-        ev.ret = *(p.add(20) as *const i32) as i64;
+        ev.ret = *(p.add(20) as *const i32);
         ev.call_flags = *(p.add(24) as *const i32) as u32;
         ev.sock_type = kernel::sock_type(sk);
     }
@@ -53,4 +56,44 @@ pub fn sock_send_length(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
     message(&ctx, EventKind::Recv)
+}
+
+/// The same events from the raw tracepoints (`TP_PROTO(struct sock *sk, int
+/// ret, int flags)`): no trace record is formatted for us, which saves the
+/// kernel's perf_trace_* work on every message; family and protocol are read
+/// from the socket instead.
+#[inline(always)]
+fn raw_message(ctx: &RawTracePointContext, kind: EventKind) -> u32 {
+    let pid_tgid = current_pid_tgid();
+    if !should_trace(kind, pid_tgid) {
+        return 0;
+    }
+    let Some(mut entry) = emit::reserve::<MessageEvent>() else {
+        return 0;
+    };
+    // SAFETY: as in `message`.
+    let ev = unsafe { &mut *entry.as_mut_ptr() };
+    fill_task!(&mut *ev, kind, pid_tgid);
+    let sk: u64 = ctx.arg(0);
+    let ret: i32 = ctx.arg(1);
+    let flags: i32 = ctx.arg(2);
+    ev.ret = ret;
+    ev.call_flags = flags as u32;
+    let (family, sock_type, protocol) = kernel::describe_sock(sk);
+    ev.family = family;
+    ev.sock_type = sock_type;
+    ev.protocol = protocol;
+    ev.flags = FLAG_SOCK_FROM_KERNEL;
+    emit::submit(entry);
+    0
+}
+
+#[raw_tracepoint(tracepoint = "sock_send_length")]
+pub fn raw_sock_send_length(ctx: RawTracePointContext) -> u32 {
+    raw_message(&ctx, EventKind::Send)
+}
+
+#[raw_tracepoint(tracepoint = "sock_recv_length")]
+pub fn raw_sock_recv_length(ctx: RawTracePointContext) -> u32 {
+    raw_message(&ctx, EventKind::Recv)
 }

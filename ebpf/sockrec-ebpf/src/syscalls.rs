@@ -15,13 +15,7 @@
 
 use aya_ebpf::{
     EbpfContext,
-    helpers::{
-        bpf_get_current_comm, bpf_get_current_uid_gid,
-        generated::{
-            bpf_get_current_cgroup_id, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
-            bpf_probe_read_user,
-        },
-    },
+    helpers::generated::{bpf_ktime_get_boot_ns, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
 };
@@ -42,28 +36,38 @@ fn arg(ctx: &TracePointContext, i: usize) -> u64 {
     unsafe { *(ctx.as_ptr() as *const u64).add(2 + i) }
 }
 
-/// Fills the fields every event has: who, where, when.
+/// Fills the fields every event has (who, where, when) in a
+/// `SocketEvent` or a `MessageEvent`, which name them alike.
+macro_rules! fill_task {
+    ($ev:expr, $kind:expr, $pid_tgid:expr) => {{
+        let ev = $ev;
+        ev.time_ns = unsafe { aya_ebpf::helpers::generated::bpf_ktime_get_boot_ns() };
+        ev.cgroup_id = unsafe { aya_ebpf::helpers::generated::bpf_get_current_cgroup_id() };
+        ev.pid = ($pid_tgid >> 32) as u32;
+        ev.tid = $pid_tgid as u32;
+        ev.uid = aya_ebpf::helpers::bpf_get_current_uid_gid() as u32;
+        ev.cpu = unsafe { aya_ebpf::helpers::generated::bpf_get_smp_processor_id() };
+        ev.call_flags = 0;
+        ev.kind = $kind as u8;
+        ev.flags = 0;
+        ev.family = 0;
+        ev.sock_type = 0;
+        ev.protocol = 0;
+        ev.comm = aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]);
+    }};
+}
+pub(crate) use fill_task;
+
+/// [`fill_task!`] and the rest of a call's fields, zeroed until known.
 #[inline(always)]
-pub fn fill_task(ev: &mut SocketEvent, kind: EventKind, pid_tgid: u64) {
-    ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
+fn fill_call(ev: &mut SocketEvent, kind: EventKind, pid_tgid: u64) {
+    fill_task!(&mut *ev, kind, pid_tgid);
     ev.latency_ns = 0;
-    ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     ev.ret = 0;
-    ev.pid = (pid_tgid >> 32) as u32;
-    ev.tid = pid_tgid as u32;
-    ev.uid = bpf_get_current_uid_gid() as u32;
-    ev.cpu = unsafe { bpf_get_smp_processor_id() };
     ev.fd = -1;
     ev.fd2 = -1;
-    ev.call_flags = 0;
-    ev.kind = kind as u8;
-    ev.flags = 0;
-    ev.family = 0;
-    ev.sock_type = 0;
-    ev.protocol = 0;
     ev.addr_len = 0;
     ev._pad = 0;
-    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
 }
 
 /// Copies `len` bytes of a user sockaddr into `ev.addr` (at most [`ADDR_CAP`]).
@@ -106,7 +110,7 @@ fn enter(ctx: &TracePointContext, kind: EventKind) -> u32 {
         return 0;
     };
     let call = unsafe { &mut *slot };
-    fill_task(&mut call.event, kind, pid_tgid);
+    fill_call(&mut call.event, kind, pid_tgid);
     call.user_ptr = 0;
     call.user_len_ptr = 0;
     let ev = &mut call.event;
@@ -152,7 +156,7 @@ fn exit(ctx: &TracePointContext) -> u32 {
     let call = unsafe { &*call };
     let now = unsafe { bpf_ktime_get_boot_ns() };
     let ret = arg(ctx, 0) as i64;
-    if let Some(mut entry) = emit::reserve() {
+    if let Some(mut entry) = emit::reserve::<SocketEvent>() {
         let ev = entry.write(call.event);
         ev.ret = ret;
         ev.latency_ns = now.wrapping_sub(ev.time_ns);
