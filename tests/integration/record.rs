@@ -205,6 +205,14 @@ fn known_workload_exactly() -> TestResult {
         "in-flight accept wrong: {f:?}"
     );
 
+    // One `kind=probe (...)` line per kind; a space after each for matching.
+    let probes: String = cap
+        .meta
+        .get("sockrec.probes")
+        .ok_or("no sockrec.probes metadata")?
+        .lines()
+        .map(|l| format!("{} ", l.split(' ').next().unwrap_or("")))
+        .collect();
     for r in &cap.rows {
         ensure!(
             r.pid == pid && r.tid == pid,
