@@ -23,6 +23,10 @@ pub const TESTS: &[(&str, fn() -> TestResult)] = &[
         sigkill_leaves_readable_capture,
     ),
     (
+        "record::kernel_filters_and_sigterm",
+        kernel_filters_and_sigterm,
+    ),
+    (
         "record::without_privileges_fails_clearly",
         without_privileges_fails_clearly,
     ),
@@ -357,5 +361,102 @@ fn without_privileges_fails_clearly() -> TestResult {
         "{line}"
     );
     ensure!(!out.exists(), "no capture should be created");
+    Ok(())
+}
+
+/// The cgroup v2 mount (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on
+/// hybrid systems).
+fn cgroup2_root() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == "cgroup2")
+        .map(|f| f[1].to_string())
+}
+
+/// A cgroup of our own, removed on drop (after its processes have gone).
+struct Cgroup(std::path::PathBuf);
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // The workload must have exited for rmdir to succeed; give it a moment.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `--comm`, `--cgroup` and `--events` together keep exactly the workload's
+/// chosen kinds, and drop another process's events of those kinds; SIGTERM
+/// finishes the capture cleanly.
+fn kernel_filters_and_sigterm() -> TestResult {
+    let dir = TempDir::new("filters");
+    let out = dir.path().join("filtered.parquet");
+    let root = cgroup2_root().ok_or("no cgroup2 mount")?;
+    let cg = Cgroup(Path::new(&root).join(format!("sockrec-test-{}", std::process::id())));
+    std::fs::create_dir_all(&cg.0).map_err(|e| format!("mkdir {}: {e}", cg.0.display()))?;
+    let mut wl = Workload::start("known", dir.path());
+    std::fs::write(cg.0.join("cgroup.procs"), wl.child.id().to_string())
+        .map_err(|e| format!("moving the workload into {}: {e}", cg.0.display()))?;
+    let rec = Recorder::start(&[
+        "-o",
+        out.to_str().unwrap(),
+        "--comm",
+        workload::COMM,
+        "--cgroup",
+        cg.0.to_str().unwrap(),
+        "--events",
+        "connect,accept,accept4",
+    ])?;
+    // Another process's connect, which every filter must drop.
+    let _ = std::os::unix::net::UnixStream::connect(dir.path().join("nobody-listens"));
+    wl.go();
+    let lines = wl.read_until("done");
+    std::thread::sleep(Duration::from_millis(300));
+    rec.signal(libc::SIGTERM);
+    let (ok, err) = rec.wait();
+    ensure!(ok, "sockrec record failed: {err}");
+    drop(wl);
+
+    let kinds = ["connect", "accept", "accept4"];
+    let mut expected: Vec<Expected> = lines
+        .iter()
+        .filter_map(|l| Expected::parse(l))
+        .filter(|e| kinds.contains(&e.kind.as_str()))
+        .collect();
+    let cap = capture::read(&out)?;
+    ensure!(
+        cap.meta.get("sockrec.complete").map(String::as_str) == Some("true"),
+        "SIGTERM must finish the capture"
+    );
+    let filters = cap.meta.get("sockrec.filters").cloned().unwrap_or_default();
+    ensure!(
+        filters.contains("comm=sockrec-wl") && filters.contains("events=connect,accept,accept4"),
+        "filters not recorded: {filters:?}"
+    );
+    let mut got: Vec<Expected> = cap
+        .rows
+        .iter()
+        .filter(|r| !r.in_flight)
+        .map(expected_of)
+        .collect();
+    ensure!(
+        cap.rows.iter().all(|r| r.comm == workload::COMM),
+        "an event of another process got through"
+    );
+    ensure!(
+        cap.rows.iter().filter(|r| r.in_flight).count() == 1,
+        "the blocked accept should be in flight"
+    );
+    got.sort();
+    expected.sort();
+    ensure!(
+        got == expected,
+        "filtered capture differs:\n{got:#?}\nvs\n{expected:#?}"
+    );
     Ok(())
 }
