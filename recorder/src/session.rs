@@ -241,6 +241,9 @@ fn write_loop(
     bytes: Arc<AtomicU64>,
 ) -> Result<u64> {
     let mut last_flush = Instant::now();
+    // Lost counts changed since the last flush: the footer must say so even
+    // if no event came.
+    let mut lost_changed = false;
     let probe = |kind: u8| -> &'static str {
         probe_of_kind
             .get(kind as usize)
@@ -257,14 +260,26 @@ fn write_loop(
                     writer.push(ev, probe(ev.kind));
                 }
             }
-            Ok(ToWriter::Lost(lost)) => writer.meta_mut().lost = lost,
+            Ok(ToWriter::Lost(lost)) => {
+                if writer.meta().lost != lost {
+                    writer.meta_mut().lost = lost;
+                    lost_changed = true;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if last_flush.elapsed() >= FLUSH_EVERY || writer.buffered_rows() >= FLUSH_ROWS {
+        let due = last_flush.elapsed() >= FLUSH_EVERY;
+        // Each flush adds a row group (and ~2 KB of footer): skip the ones
+        // that would write nothing new.
+        let worth_it = writer.buffered_rows() > 0 || lost_changed;
+        if (due && worth_it) || writer.buffered_rows() >= FLUSH_ROWS {
             writer.meta_mut().end_ns = clock::now_wall_ns();
             writer.flush().context("writing the capture")?;
             bytes.store(writer.bytes_written(), Ordering::Relaxed);
+            lost_changed = false;
+        }
+        if due {
             last_flush = Instant::now();
         }
     }
