@@ -94,3 +94,13 @@ fn default_output() -> PathBuf {
     let stamp: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
     PathBuf::from(format!("sockrec-{host}-{stamp}.parquet"))
 }
+
+/// `sockrec probes`: the plan for this kernel, as the capture would record it.
+pub fn probes() -> Result<()> {
+    let outcomes = sockrec_recorder::loader::plan()?;
+    println!("kernel {}", sockrec_recorder::clock::kernel_release());
+    for o in outcomes {
+        print!("{}", o.render());
+    }
+    Ok(())
+}

@@ -25,6 +25,10 @@ enum Command {
     /// Record socket events into a capture file (needs root or CAP_BPF+CAP_PERFMON).
     #[cfg(feature = "record")]
     Record(cmd_record::RecordArgs),
+    /// Show the probe plan on this kernel: for each event kind, the probe
+    /// that will catch it and why the ones before it did not (needs root).
+    #[cfg(feature = "record")]
+    Probes,
     /// Show a capture's metadata, time span, events per kind, lost events and probes.
     Info {
         /// Capture files.
@@ -48,6 +52,8 @@ fn main_inner(cli: Cli) -> Result<()> {
     match cli.command {
         #[cfg(feature = "record")]
         Command::Record(args) => cmd_record::run(args),
+        #[cfg(feature = "record")]
+        Command::Probes => cmd_record::probes(),
         Command::Info { captures } => cmd_info::run(&captures),
     }
 }

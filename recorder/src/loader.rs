@@ -7,9 +7,9 @@
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
-    Ebpf, EbpfLoader,
+    Btf, Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{Program, RawTracePoint, TracePoint},
+    programs::{FExit, KProbe, Program, RawTracePoint, TracePoint},
 };
 use sockrec_common::{EventKind, PendingCall};
 use std::path::Path;
@@ -128,6 +128,14 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
     })
 }
 
+/// What the probe plan gives on this kernel: every kind attached (then
+/// detached again) by the first way that works, with why earlier ways did
+/// not. For `sockrec probes`.
+pub fn plan() -> Result<Vec<ProbeOutcome>> {
+    let loaded = load(&Filters::default(), 1 << 16, 1 << 14)?;
+    Ok(loaded.outcomes)
+}
+
 /// Tries each way of catching `kind` until one loads and attaches.
 fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
     let mut outcome = ProbeOutcome {
@@ -135,7 +143,14 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
         attached: None,
         skipped: Vec::new(),
     };
+    let excluded = std::env::var("SOCKREC_EXCLUDE_PROBES").unwrap_or_default();
     for way in probes::ways(kind) {
+        if excluded.split(',').any(|p| p.trim() == way.probe) {
+            outcome
+                .skipped
+                .push((way.probe, "excluded by SOCKREC_EXCLUDE_PROBES".to_string()));
+            continue;
+        }
         match attach_way(ebpf, way) {
             Ok(()) => {
                 outcome.attached = Some(way.probe);
@@ -167,6 +182,21 @@ fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
                 prog.attach(p.target)
                     .with_context(|| format!("attaching raw tracepoint {}", p.target))?;
             }
+            Attach::FExit => {
+                let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
+                let prog: &mut FExit = prog.try_into()?;
+                prog.load(p.target, &btf)
+                    .with_context(|| format!("loading fexit {}", p.target))?;
+                prog.attach()
+                    .with_context(|| format!("attaching fexit {}", p.target))?;
+            }
+            Attach::KProbe | Attach::KRetProbe => {
+                let prog: &mut KProbe = prog.try_into()?;
+                prog.load()
+                    .with_context(|| format!("loading {}", p.program))?;
+                prog.attach(p.target, 0)
+                    .with_context(|| format!("attaching {} {}", p.program, p.target))?;
+            }
         }
     }
     Ok(())
@@ -179,6 +209,8 @@ pub fn detach_all(ebpf: &mut Ebpf) {
         match ebpf.program_mut(&name) {
             Some(Program::TracePoint(p)) => drop(p.unload()),
             Some(Program::RawTracePoint(p)) => drop(p.unload()),
+            Some(Program::FExit(p)) => drop(p.unload()),
+            Some(Program::KProbe(p)) => drop(p.unload()),
             _ => {}
         }
     }

@@ -6,14 +6,18 @@
 //!
 //! | kind        | ways, in order                                         | kernels       |
 //! |-------------|--------------------------------------------------------|---------------|
+//! | kind | ways, in order | kernels |
+//! |------|----------------|---------|
 //! | socket…accept4 | `syscalls:sys_enter_X` + `syscalls:sys_exit_X` tracepoints | all with syscall tracepoints (CONFIG_FTRACE_SYSCALLS) |
-//! | send        | `sock_send_length` raw tracepoint, then the tracepoint | 6.3+          |
-//! | recv        | `sock_recv_length` raw tracepoint, then the tracepoint | 6.3+          |
+//! | send | 1. `sock_send_length` raw tracepoint | 6.3+ |
+//! |      | 2. `sock:sock_send_length` tracepoint | 6.3+ |
+//! |      | 3. fexit `sock_sendmsg` | 5.5+ where trampolines are allowed |
+//! |      | 4. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
+//! | recv | the same four on `sock_recv_length` / `sock_recvmsg` | |
 //!
-//! Older kernels (no `sock_*_length` tracepoints) need fentry/kprobe ways on
-//! `sock_sendmsg`/`sock_recvmsg`; they are the next rows to add here (see
-//! the portability issue). Until then such a kernel records calls only, and
-//! the capture says so.
+//! Probes whose names are listed in `SOCKREC_EXCLUDE_PROBES` (comma-separated,
+//! e.g. `rawtracepoint:sock_send_length`) are passed over, so the later ways
+//! can be exercised on a kernel that has the earlier ones.
 
 use sockrec_common::EventKind;
 
@@ -26,6 +30,12 @@ pub enum Attach {
     /// A raw tracepoint: the program gets the `TP_PROTO` arguments directly,
     /// so the kernel formats no record (cheaper per event).
     RawTracepoint,
+    /// fexit on a kernel function (BPF trampoline, needs BTF; 5.5+).
+    FExit,
+    /// kprobe on a kernel function's entry.
+    KProbe,
+    /// kretprobe on a kernel function's return.
+    KRetProbe,
 }
 
 /// One program and where it attaches.
@@ -64,7 +74,31 @@ const fn raw_tp(program: &'static str, target: &'static str) -> ProbeProgram {
     }
 }
 
-/// The ways to catch `kind`, best first.
+const fn fexit(program: &'static str, function: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::FExit,
+        target: function,
+    }
+}
+
+const fn kprobe(program: &'static str, function: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::KProbe,
+        target: function,
+    }
+}
+
+const fn kretprobe(program: &'static str, function: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::KRetProbe,
+        target: function,
+    }
+}
+
+/// The ways to catch `kind`, best first (the table above).
 pub fn ways(kind: EventKind) -> &'static [Way] {
     macro_rules! syscall {
         ($enter:literal, $exit:literal) => {
@@ -76,6 +110,35 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
             }
         };
     }
+    // The eBPF object names each program after its way and target:
+    // raw_X, X (tracepoint), fexit_F, kprobe_F, kretprobe_F.
+    macro_rules! message {
+        ($tp:literal, $func:literal) => {
+            const {
+                &[
+                    Way {
+                        probe: concat!("rawtracepoint:", $tp),
+                        programs: &[raw_tp(concat!("raw_", $tp), $tp)],
+                    },
+                    Way {
+                        probe: concat!("tracepoint:sock:", $tp),
+                        programs: &[tp($tp, "sock")],
+                    },
+                    Way {
+                        probe: concat!("fexit:", $func),
+                        programs: &[fexit(concat!("fexit_", $func), $func)],
+                    },
+                    Way {
+                        probe: concat!("kprobe:", $func),
+                        programs: &[
+                            kprobe(concat!("kprobe_", $func), $func),
+                            kretprobe(concat!("kretprobe_", $func), $func),
+                        ],
+                    },
+                ]
+            }
+        };
+    }
     match kind {
         EventKind::Socket => syscall!("sys_enter_socket", "sys_exit_socket"),
         EventKind::Socketpair => syscall!("sys_enter_socketpair", "sys_exit_socketpair"),
@@ -83,34 +146,8 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::Connect => syscall!("sys_enter_connect", "sys_exit_connect"),
         EventKind::Accept => syscall!("sys_enter_accept", "sys_exit_accept"),
         EventKind::Accept4 => syscall!("sys_enter_accept4", "sys_exit_accept4"),
-        EventKind::Send => {
-            const {
-                &[
-                    Way {
-                        probe: "rawtracepoint:sock_send_length",
-                        programs: &[raw_tp("raw_sock_send_length", "sock_send_length")],
-                    },
-                    Way {
-                        probe: "tracepoint:sock:sock_send_length",
-                        programs: &[tp("sock_send_length", "sock")],
-                    },
-                ]
-            }
-        }
-        EventKind::Recv => {
-            const {
-                &[
-                    Way {
-                        probe: "rawtracepoint:sock_recv_length",
-                        programs: &[raw_tp("raw_sock_recv_length", "sock_recv_length")],
-                    },
-                    Way {
-                        probe: "tracepoint:sock:sock_recv_length",
-                        programs: &[tp("sock_recv_length", "sock")],
-                    },
-                ]
-            }
-        }
+        EventKind::Send => message!("sock_send_length", "sock_sendmsg"),
+        EventKind::Recv => message!("sock_recv_length", "sock_recvmsg"),
     }
 }
 
@@ -137,6 +174,22 @@ impl ProbeOutcome {
                 .map(|(way, why)| format!("{way}: {why}"))
                 .collect();
             s.push_str(&format!(" (skipped {})", why.join("; ")));
+        }
+        s
+    }
+}
+
+impl ProbeOutcome {
+    /// The outcome as `sockrec probes` prints it: the kind and its probe on
+    /// one line, then one indented line per way passed over.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "{:<11} {}\n",
+            self.kind.name(),
+            self.attached.unwrap_or("none: not recorded")
+        );
+        for (way, why) in &self.skipped {
+            s.push_str(&format!("{:<11}   not {way}: {why}\n", ""));
         }
         s
     }

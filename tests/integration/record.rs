@@ -19,6 +19,11 @@ use crate::{
 pub const TESTS: &[(&str, fn() -> TestResult)] = &[
     ("record::known_workload_exactly", known_workload_exactly),
     (
+        "record::known_workload_through_fallback_probes",
+        known_workload_through_fallback_probes,
+    ),
+    ("record::probes_lists_the_plan", probes_lists_the_plan),
+    (
         "record::sigkill_leaves_readable_capture",
         sigkill_leaves_readable_capture,
     ),
@@ -94,7 +99,13 @@ struct Recorder {
 
 impl Recorder {
     fn start(args: &[&str]) -> Result<Recorder, String> {
+        Recorder::start_with(args, "")
+    }
+
+    /// Starts with `SOCKREC_EXCLUDE_PROBES=exclude`, to force fallback probes.
+    fn start_with(args: &[&str], exclude: &str) -> Result<Recorder, String> {
         let mut child = util::sockrec()
+            .env("SOCKREC_EXCLUDE_PROBES", exclude)
             .arg("record")
             .args(args)
             .stderr(Stdio::piped())
@@ -128,7 +139,8 @@ impl Recorder {
     /// Waits for exit; returns success and the rest of stderr.
     fn wait(mut self) -> (bool, String) {
         let status = self.child.wait().unwrap();
-        let rest: Vec<String> = self.stderr.try_iter().collect();
+        // The reader thread ends at EOF, once the recorder has exited.
+        let rest: Vec<String> = self.stderr.iter().collect();
         (status.success(), rest.join("\n"))
     }
 }
@@ -153,18 +165,34 @@ fn expected_of(row: &Row) -> Expected {
 /// socket's family/type/protocol, the address and port, errno and bytes,
 /// and nothing else is; the call left blocked is kept as in flight.
 fn known_workload_exactly() -> TestResult {
+    known_workload("", "rawtracepoint:sock_send_length")
+}
+
+/// The same capture when messages come from the formatted tracepoints (the
+/// next way in the probe plan), as on a kernel without raw tracepoints.
+fn known_workload_through_fallback_probes() -> TestResult {
+    known_workload(
+        "rawtracepoint:sock_send_length,rawtracepoint:sock_recv_length",
+        "tracepoint:sock:sock_send_length",
+    )
+}
+
+fn known_workload(exclude: &str, want_send_probe: &str) -> TestResult {
     let dir = TempDir::new("known");
     let out = dir.path().join("known.parquet");
     let mut wl = Workload::start("known", dir.path());
     let pid = wl.child.id();
-    let rec = Recorder::start(&[
-        "-o",
-        out.to_str().unwrap(),
-        "-d",
-        "60s",
-        "-p",
-        &pid.to_string(),
-    ])?;
+    let rec = Recorder::start_with(
+        &[
+            "-o",
+            out.to_str().unwrap(),
+            "-d",
+            "60s",
+            "-p",
+            &pid.to_string(),
+        ],
+        exclude,
+    )?;
     wl.go();
     let lines = wl.read_until("done");
     // Let the drain's 100 ms tick pick the last events up, then stop cleanly.
@@ -243,6 +271,9 @@ fn known_workload_exactly() -> TestResult {
             r.probe,
             r.kind
         );
+        if r.kind == "send" {
+            ensure!(r.probe == want_send_probe, "send caught by {:?}", r.probe);
+        }
         if is_call {
             ensure!(
                 r.probe == format!("tracepoint:syscalls:sys_enter_{}", r.kind),
@@ -457,6 +488,46 @@ fn kernel_filters_and_sigterm() -> TestResult {
     ensure!(
         got == expected,
         "filtered capture differs:\n{got:#?}\nvs\n{expected:#?}"
+    );
+    Ok(())
+}
+
+/// `sockrec probes` names the probe of every kind on this kernel, and says
+/// why a way was passed over.
+fn probes_lists_the_plan() -> TestResult {
+    let out = util::run(
+        util::sockrec()
+            .env("SOCKREC_EXCLUDE_PROBES", "rawtracepoint:sock_recv_length")
+            .arg("probes"),
+    );
+    ensure!(
+        out.status.success(),
+        "sockrec probes failed: {}",
+        util::stderr(&out)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for kind in [
+        "socket",
+        "socketpair",
+        "bind",
+        "connect",
+        "accept",
+        "accept4",
+    ] {
+        let want = format!("{kind:<11} tracepoint:syscalls:sys_enter_{kind}\n");
+        ensure!(text.contains(&want), "no {want:?} in {text}");
+    }
+    ensure!(
+        text.contains("send        rawtracepoint:sock_send_length\n"),
+        "{text}"
+    );
+    ensure!(
+        text.contains("recv        tracepoint:sock:sock_recv_length\n"),
+        "{text}"
+    );
+    ensure!(
+        text.contains("not rawtracepoint:sock_recv_length: excluded by SOCKREC_EXCLUDE_PROBES"),
+        "{text}"
     );
     Ok(())
 }

@@ -8,7 +8,9 @@
 
 use aya_ebpf::helpers::generated::{bpf_get_current_task, bpf_probe_read_kernel};
 use core::ffi::c_void;
-use sockrec_common::{FLAG_ADDR_FROM_KERNEL, FLAG_SOCK_FROM_KERNEL, FieldSpec, SocketEvent};
+use sockrec_common::{
+    FLAG_ADDR_FROM_KERNEL, FLAG_SOCK_FROM_KERNEL, FieldSpec, KernelFields, SocketEvent,
+};
 
 use crate::config::{FIELDS, field};
 
@@ -96,6 +98,12 @@ pub fn describe_fd(ev: &mut SocketEvent, fd: i64) -> Option<u64> {
     ev.protocol = read(sk, &fs.sk_protocol)? as u16;
     ev.flags |= FLAG_SOCK_FROM_KERNEL;
     Some(sk)
+}
+
+/// `sock->sk` of a `struct socket *` (0 if unreadable).
+#[inline(always)]
+pub fn sock_of_socket(socket: u64, fs: &KernelFields) -> u64 {
+    read(socket, &fs.socket_sk).unwrap_or(0)
 }
 
 /// Family, type and protocol of a `struct sock *` (0 where unreadable).

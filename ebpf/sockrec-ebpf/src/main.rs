@@ -8,7 +8,9 @@
 //! (Linux 6.3+), fired by `sock_sendmsg()` / `sock_recvmsg()`.
 //!
 //! The file layout follows the probes: `syscalls.rs` (the syscall
-//! tracepoints), `messages.rs` (the per-message tracepoints); `config.rs` holds
+//! tracepoints), `messages.rs` (the per-message tracepoints, raw and
+//! formatted), `sock_msg_fexit.rs` and `sock_msg_kprobe.rs` (messages on
+//! kernels before 6.3); `config.rs` holds
 //! what user space sets at load time, `kernel.rs` reads kernel structs with
 //! offsets taken from BTF, `emit.rs` hands events to user space.
 //!
@@ -26,6 +28,10 @@ mod kernel;
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod messages;
+#[cfg(target_arch = "bpf")]
+mod sock_msg_fexit;
+#[cfg(target_arch = "bpf")]
+mod sock_msg_kprobe;
 #[cfg(target_arch = "bpf")]
 mod syscalls;
 

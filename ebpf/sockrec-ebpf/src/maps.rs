@@ -16,6 +16,11 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 #[map]
 pub static PENDING: HashMap<u64, PendingCall> = HashMap::with_max_entries(16384, 0);
 
+/// kprobe way for messages: the `struct socket *` and flags seen at entry,
+/// by `pid_tgid`, until the kretprobe.
+#[map]
+pub static MSG_PENDING: HashMap<u64, [u64; 2]> = HashMap::with_max_entries(16384, 0);
+
 /// Events dropped because the ring buffer or [`PENDING`] was full, per CPU.
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);

@@ -58,25 +58,17 @@ pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
     message(&ctx, EventKind::Recv)
 }
 
-/// The same events from the raw tracepoints (`TP_PROTO(struct sock *sk, int
-/// ret, int flags)`): no trace record is formatted for us, which saves the
-/// kernel's perf_trace_* work on every message; family and protocol are read
-/// from the socket instead.
+/// Emits one message event for `sk` (a `struct sock *`), reading its family,
+/// type and protocol from the kernel. Shared by every way of catching a
+/// message that does not hand us a formatted record.
 #[inline(always)]
-fn raw_message(ctx: &RawTracePointContext, kind: EventKind) -> u32 {
-    let pid_tgid = current_pid_tgid();
-    if !should_trace(kind, pid_tgid) {
-        return 0;
-    }
+pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: i32) {
     let Some(mut entry) = emit::reserve::<MessageEvent>() else {
-        return 0;
+        return;
     };
-    // SAFETY: as in `message`.
+    // SAFETY: every field is written below before submit.
     let ev = unsafe { &mut *entry.as_mut_ptr() };
     fill_task!(&mut *ev, kind, pid_tgid);
-    let sk: u64 = ctx.arg(0);
-    let ret: i32 = ctx.arg(1);
-    let flags: i32 = ctx.arg(2);
     ev.ret = ret;
     ev.call_flags = flags as u32;
     let (family, sock_type, protocol) = kernel::describe_sock(sk);
@@ -85,6 +77,18 @@ fn raw_message(ctx: &RawTracePointContext, kind: EventKind) -> u32 {
     ev.protocol = protocol;
     ev.flags = FLAG_SOCK_FROM_KERNEL;
     emit::submit(entry);
+}
+
+/// The same events from the raw tracepoints (`TP_PROTO(struct sock *sk, int
+/// ret, int flags)`): no trace record is formatted for us, which saves the
+/// kernel's perf_trace_* work on every message; family and protocol are read
+/// from the socket instead.
+#[inline(always)]
+fn raw_message(ctx: &RawTracePointContext, kind: EventKind) -> u32 {
+    let pid_tgid = current_pid_tgid();
+    if should_trace(kind, pid_tgid) {
+        emit_from_sock(kind, pid_tgid, ctx.arg(0), ctx.arg(1), ctx.arg(2));
+    }
     0
 }
 
