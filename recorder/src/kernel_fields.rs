@@ -69,7 +69,7 @@ pub fn field(btf: &Btf, name: &str, path: &str) -> Result<FieldSpec> {
                     _pad: 0,
                 });
             }
-            if bit_offset % 8 != 0 {
+            if !bit_offset.is_multiple_of(8) {
                 bail!("kernel BTF: {name}.{path} is not byte aligned");
             }
             return Ok(FieldSpec {

@@ -2,10 +2,10 @@
 
 use crate::{
     ensure,
-    util::{self, TempDir, TestResult},
+    util::{self, TempDir, TestResult, Tests},
 };
 
-pub const TESTS: &[(&str, fn() -> TestResult)] = &[
+pub const TESTS: Tests = &[
     ("cli::info_missing_file", info_missing_file),
     ("cli::info_not_parquet", info_not_parquet),
     (

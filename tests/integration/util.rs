@@ -9,6 +9,9 @@ use std::{
 /// A failed check, as a message (libtest-mimic prints it).
 pub type TestResult = Result<(), String>;
 
+/// A module's tests: name and function.
+pub type Tests = &'static [(&'static str, fn() -> TestResult)];
+
 /// `ensure!(cond, "fmt", args)`: fail the test with a message.
 #[macro_export]
 macro_rules! ensure {

@@ -6,6 +6,8 @@
 //!   including the privileged ones (README's second command; CI runs it).
 //! - `cargo xtask setup`: only the set-up: rust-src for the nightly
 //!   toolchain and bpf-linker 0.10.0, which build the eBPF programs.
+//! - `cargo xtask test-kernel 6.1|6.12`: the integration tests inside
+//!   Debian's kernel of that series under QEMU (see kernel_test.rs).
 //! - `cargo xtask workload udp|tcp SECONDS`: a loopback workload that makes
 //!   socket calls as fast as it can (for demos and benchmarks).
 
@@ -16,6 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod kernel_test;
 mod workload;
 
 /// bpf-linker 0.10 links with the Rust toolchain's own LLVM; later versions
@@ -33,6 +36,10 @@ fn main() -> Result<()> {
             setup()?;
             test(rest)
         }
+        ["test-kernel", series] => {
+            setup()?;
+            kernel_test::run_kernel_test(series)
+        }
         ["demo"] => {
             setup()?;
             demo()
@@ -44,7 +51,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask setup | test [cargo test args] | demo | workload udp|tcp SECONDS"
+            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12 | demo | workload udp|tcp SECONDS"
         ),
     }
 }

@@ -1,0 +1,284 @@
+//! `cargo xtask test-kernel 6.1|6.12`: the integration tests on another
+//! kernel, booted under QEMU.
+//!
+//! Debian's cloud kernel of that series (from Debian's archive, unpacked
+//! with `dpkg-deb -x`) boots with an initramfs that holds busybox, the
+//! release `sockrec` and the integration test binary (with the shared
+//! libraries they link), each at the path it has here, since the test binary
+//! names `sockrec` by its absolute build path. The guest's /init mounts what
+//! the recorder needs (proc, sys, tracefs, cgroup2), prints `sockrec probes`
+//! and runs every integration test, exactly as on the host; the exit code
+//! comes back on the serial console.
+//!
+//! TCG, not KVM: `-enable-kvm` hangs at boot on these machines.
+
+use anyhow::{Context as _, Result, bail};
+use std::{
+    io::{BufRead as _, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::{output, root, run};
+
+/// Debian packages the test needs on the host.
+const HOST_PACKAGES: &[(&str, &str)] = &[
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("busybox", "busybox-static"),
+    ("cpio", "cpio"),
+];
+
+/// The guest has this long to boot and run the tests.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(900);
+
+pub fn run_kernel_test(series: &str) -> Result<()> {
+    let pattern = match series {
+        "6.1" => r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$",
+        "6.12" => r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$",
+        other => bail!("unknown kernel series {other:?} (6.1 or 6.12)"),
+    };
+    install_host_packages()?;
+    let kernel = fetch_kernel(pattern)?;
+    let (sockrec, tests) = build_binaries()?;
+    let initramfs = make_initramfs(&sockrec, &tests)?;
+    boot(&kernel, &initramfs)
+}
+
+fn install_host_packages() -> Result<()> {
+    let missing: Vec<&str> = HOST_PACKAGES
+        .iter()
+        .filter(|(bin, _)| output(Command::new("which").arg(bin)).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing))
+}
+
+/// Downloads and unpacks the newest kernel package matching `pattern`;
+/// returns its vmlinuz. Cached under target/kernels.
+fn fetch_kernel(pattern: &str) -> Result<PathBuf> {
+    let list = output(Command::new("apt-cache").args(["search", "--names-only", pattern]))
+        .unwrap_or_default();
+    let mut names: Vec<&str> = list.lines().filter_map(|l| l.split(' ').next()).collect();
+    names.sort_by_key(|n| version_key(n));
+    let Some(pkg) = names.last() else {
+        bail!("no Debian package matches {pattern} (run apt-get update?)");
+    };
+    let dir = root().join("target/kernels").join(pkg);
+    let boot = dir.join("boot");
+    if !boot.exists() {
+        std::fs::create_dir_all(&dir)?;
+        run(Command::new("apt-get")
+            .current_dir(&dir)
+            .args(["download", pkg]))?;
+        let deb = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            .context("apt-get download left no .deb")?;
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&dir))?;
+        std::fs::remove_file(deb)?;
+    }
+    let vmlinuz = std::fs::read_dir(&boot)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .context("kernel package has no boot/vmlinuz-*")?;
+    eprintln!("kernel: {}", vmlinuz.display());
+    Ok(vmlinuz)
+}
+
+/// Orders `linux-image-6.1.0-57-...` after `-9-`: numbers compare as numbers.
+fn version_key(name: &str) -> Vec<u64> {
+    name.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// Builds the release `sockrec` and integration test binary; returns both paths.
+fn build_binaries() -> Result<(PathBuf, PathBuf)> {
+    let root = root();
+    run(Command::new("cargo")
+        .current_dir(&root)
+        .args(["build", "--release", "--bin", "sockrec"]))?;
+    let out = Command::new("cargo")
+        .current_dir(&root)
+        .args([
+            "test",
+            "--release",
+            "--test",
+            "integration",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!("building the integration tests failed");
+    }
+    // The test binary is the artifact with an executable whose target is `integration`.
+    let tests = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"name\":\"integration\"") && l.contains("\"executable\":\""))
+        .filter_map(|l| {
+            let start = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+            let end = l[start..].find('"')? + start;
+            Some(PathBuf::from(&l[start..end]))
+        })
+        .next_back()
+        .context("cargo did not name the integration test binary")?;
+    Ok((root.join("target/release/sockrec"), tests))
+}
+
+/// Shared libraries `bin` loads, from `ldd` (absolute paths).
+fn shared_libs(bin: &Path) -> Result<Vec<PathBuf>> {
+    let text = output(Command::new("ldd").arg(bin)).unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with('/')))
+        .map(PathBuf::from)
+        .collect())
+}
+
+/// Copies `src` to the same absolute path under `dir`, without debug info.
+fn place(dir: &Path, src: &Path, strip: bool) -> Result<()> {
+    let dst = dir.join(src.strip_prefix("/").unwrap_or(src));
+    std::fs::create_dir_all(dst.parent().unwrap())?;
+    if strip {
+        run(Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(src)
+            .arg(&dst))?;
+    } else {
+        std::fs::copy(src, &dst).with_context(|| format!("copying {}", src.display()))?;
+    }
+    Ok(())
+}
+
+const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
+mkdir -p @TMPDIR@
+echo "sockrec-guest: kernel $(uname -r)"
+@SOCKREC@ probes
+CI=true @TESTS@ --test-threads 1 @TEST_ARGS@
+echo "sockrec-guest: exit $?"
+poweroff -f
+"#;
+
+fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
+    let root = root();
+    let dir = root.join("target/kernel-test/initramfs");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin"))?;
+    let busybox = output(Command::new("which").arg("busybox")).context("busybox missing")?;
+    std::fs::copy(busybox.trim(), dir.join("bin/busybox"))?;
+    for bin in [sockrec, tests] {
+        place(&dir, bin, true)?;
+        for lib in shared_libs(bin)? {
+            place(&dir, &lib, false)?;
+        }
+    }
+    let tmpdir = root.join("target/tmp");
+    let init = INIT
+        .replace("@TMPDIR@", &tmpdir.display().to_string())
+        .replace("@SOCKREC@", &sockrec.display().to_string())
+        .replace("@TESTS@", &tests.display().to_string())
+        // Narrow the run while debugging a kernel, e.g. `record::known`.
+        .replace(
+            "@TEST_ARGS@",
+            &std::env::var("SOCKREC_GUEST_TEST_ARGS").unwrap_or_default(),
+        );
+    let init_path = dir.join("init");
+    std::fs::write(&init_path, init)?;
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&init_path)?.permissions(),
+        0o755,
+    );
+    run(Command::new("chmod").arg("755").arg(&init_path))?;
+    let cpio = root.join("target/kernel-test/initramfs.cpio");
+    // An uncompressed newc archive: the kernel unpacks it fastest.
+    let status = Command::new("sh")
+        .current_dir(&dir)
+        .arg("-c")
+        .arg(format!(
+            "find . | cpio -o -H newc --quiet > {}",
+            cpio.display()
+        ))
+        .status()?;
+    if !status.success() {
+        bail!("cpio failed");
+    }
+    Ok(cpio)
+}
+
+fn boot(kernel: &Path, initramfs: &Path) -> Result<()> {
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-accel", "tcg", "-cpu", "max", "-m", "2G", "-smp", "2"])
+        .args([
+            "-nographic",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+        ])
+        .arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initramfs)
+        .args(["-append", "console=ttyS0 panic=-1 quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    eprintln!("+ {qemu:?}");
+    let started = Instant::now();
+    let mut child = qemu.spawn().context("starting qemu-system-x86_64")?;
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut exit = None;
+    loop {
+        let left = GUEST_TIMEOUT.saturating_sub(started.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                println!("{line}");
+                if let Some(code) = line.trim().strip_prefix("sockrec-guest: exit ") {
+                    exit = code.trim().parse::<i32>().ok();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                bail!("the guest did not finish within {GUEST_TIMEOUT:?}");
+            }
+        }
+    }
+    let _ = child.wait();
+    eprintln!("guest ran {:.0} s", started.elapsed().as_secs_f64());
+    match exit {
+        Some(0) => Ok(()),
+        Some(code) => bail!("the integration tests failed in the guest (exit {code})"),
+        None => bail!("the guest stopped without reporting the tests' exit code"),
+    }
+}
