@@ -11,9 +11,14 @@
 //! | socket…accept4 | `syscalls:sys_enter_X` + `syscalls:sys_exit_X` tracepoints | all with syscall tracepoints (CONFIG_FTRACE_SYSCALLS) |
 //! | send | 1. `sock_send_length` raw tracepoint | 6.3+ |
 //! |      | 2. `sock:sock_send_length` tracepoint | 6.3+ |
-//! |      | 3. fexit `sock_sendmsg` | 5.5+ where trampolines are allowed |
-//! |      | 4. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
-//! | recv | the same four on `sock_recv_length` / `sock_recvmsg` | |
+//! |      | 3. fexit on `inet_sendmsg`, `inet6_sendmsg`, `unix_stream_sendmsg`, `unix_dgram_sendmsg` (INET, INET6, UNIX only) | 5.5+ where trampolines are allowed |
+//! |      | 4. fexit `sock_sendmsg` | the same, where it is not inlined |
+//! |      | 5. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
+//! | recv | the same five on `sock_recv_length` / `*_recvmsg` | |
+//!
+//! Way 3 comes before 4 because Debian's 6.1 inlines `sock_sendmsg()` into
+//! `__sys_sendto()`: a probe on it attaches fine and then misses every
+//! send(2) (see ebpf/sockrec-ebpf/src/proto_msg_fexit.rs).
 //!
 //! Probes whose names are listed in `SOCKREC_EXCLUDE_PROBES` (comma-separated,
 //! e.g. `rawtracepoint:sock_send_length`) are passed over, so the later ways
@@ -113,7 +118,7 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
     // The eBPF object names each program after its way and target:
     // raw_X, X (tracepoint), fexit_F, kprobe_F, kretprobe_F.
     macro_rules! message {
-        ($tp:literal, $func:literal) => {
+        ($tp:literal, $func:literal, $op:literal) => {
             const {
                 &[
                     Way {
@@ -123,6 +128,21 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
                     Way {
                         probe: concat!("tracepoint:sock:", $tp),
                         programs: &[tp($tp, "sock")],
+                    },
+                    Way {
+                        probe: concat!("fexit:{inet,inet6,unix_stream,unix_dgram}_", $op),
+                        programs: &[
+                            fexit(concat!("fexit_inet_", $op), concat!("inet_", $op)),
+                            fexit(concat!("fexit_inet6_", $op), concat!("inet6_", $op)),
+                            fexit(
+                                concat!("fexit_unix_stream_", $op),
+                                concat!("unix_stream_", $op),
+                            ),
+                            fexit(
+                                concat!("fexit_unix_dgram_", $op),
+                                concat!("unix_dgram_", $op),
+                            ),
+                        ],
                     },
                     Way {
                         probe: concat!("fexit:", $func),
@@ -146,8 +166,8 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::Connect => syscall!("sys_enter_connect", "sys_exit_connect"),
         EventKind::Accept => syscall!("sys_enter_accept", "sys_exit_accept"),
         EventKind::Accept4 => syscall!("sys_enter_accept4", "sys_exit_accept4"),
-        EventKind::Send => message!("sock_send_length", "sock_sendmsg"),
-        EventKind::Recv => message!("sock_recv_length", "sock_recvmsg"),
+        EventKind::Send => message!("sock_send_length", "sock_sendmsg", "sendmsg"),
+        EventKind::Recv => message!("sock_recv_length", "sock_recvmsg", "recvmsg"),
     }
 }
 

@@ -32,6 +32,13 @@ use crate::{clock, loader, options::RecordOptions};
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 /// Flush sooner when this many rows are buffered, to bound memory.
 const FLUSH_ROWS: usize = 1 << 20;
+/// The most events one drain takes before the loop looks at signals, the
+/// deadline and the writer again (a fast producer could otherwise keep it
+/// draining forever).
+const DRAIN_CHUNK: usize = 1 << 16;
+/// Batches waiting for the writer; past this the drain waits, the ring
+/// buffer fills and the kernel counts what it drops as lost.
+const WRITER_QUEUE: usize = 64;
 /// How often the drain wakes on its own when the kernel has not woken it.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -105,7 +112,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         }
     );
     let bytes_on_disk = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::channel::<ToWriter>();
+    let (tx, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
     let probe_of_kind = loaded.probe_of_kind;
     let writer_bytes = Arc::clone(&bytes_on_disk);
     let writer_thread = thread::spawn(move || write_loop(writer, rx, probe_of_kind, writer_bytes));
@@ -123,21 +130,24 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     let mut last_status = Instant::now();
     let mut status_events = 0u64;
     let mut batch = Vec::with_capacity(4096);
+    // The last drain stopped at DRAIN_CHUNK with more waiting: go on at once.
+    let mut more = false;
     loop {
         let sleep_until = deadline.unwrap_or(started + Duration::from_secs(100 * 365 * 86400));
+        // biased: a signal or the deadline wins over draining, so a producer
+        // faster than us cannot keep the recorder from stopping.
         tokio::select! {
+            biased;
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
             _ = tokio::time::sleep_until(sleep_until.into()) => break,
-            guard = ring.readable_mut() => {
-                let mut guard = guard?;
-                events += drain(guard.get_inner_mut(), &mut batch);
-                guard.clear_ready();
-            }
-            _ = tick.tick() => {
-                events += drain(ring.get_mut(), &mut batch);
-            }
+            _ = std::future::ready(()), if more => {}
+            guard = ring.readable_mut() => guard?.clear_ready(),
+            _ = tick.tick() => {}
         }
+        let (n, full) = drain(ring.get_mut(), &mut batch, DRAIN_CHUNK);
+        events += n;
+        more = full;
         if !batch.is_empty() {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(4096));
             let _ = tx.send(ToWriter::Batch(full));
@@ -165,7 +175,13 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
 
     // Stop producing, then take what is still in the ring and in flight.
     loader::detach_all(&mut loaded.ebpf);
-    events += drain(ring.get_mut(), &mut batch);
+    loop {
+        let (n, full) = drain(ring.get_mut(), &mut batch, usize::MAX);
+        events += n;
+        if !full {
+            break;
+        }
+    }
     let mut in_flight = 0u64;
     for entry in loaded.pending.iter() {
         let Ok((_, call)) = entry else { continue };
@@ -194,10 +210,18 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
 const SOCKET_EVENT: usize = size_of::<SocketEvent>();
 const MESSAGE_EVENT: usize = size_of::<MessageEvent>();
 
-/// Moves every event waiting in the ring buffer into `batch`.
-fn drain(ring: &mut aya::maps::RingBuf<MapData>, batch: &mut Vec<SocketEvent>) -> u64 {
+/// Moves up to `max` events waiting in the ring buffer into `batch`;
+/// returns how many, and whether it stopped at `max` (more may wait).
+fn drain(
+    ring: &mut aya::maps::RingBuf<MapData>,
+    batch: &mut Vec<SocketEvent>,
+    max: usize,
+) -> (u64, bool) {
     let mut n = 0;
-    while let Some(item) = ring.next() {
+    while n < max as u64 {
+        let Some(item) = ring.next() else {
+            return (n, false);
+        };
         // SAFETY: the kernel wrote a whole record of the layout its length
         // names (repr(C), any bit pattern valid); read unaligned to be safe.
         let ev = match item.len() {
@@ -213,7 +237,7 @@ fn drain(ring: &mut aya::maps::RingBuf<MapData>, batch: &mut Vec<SocketEvent>) -
         batch.push(ev);
         n += 1;
     }
-    n
+    (n, true)
 }
 
 fn read_lost(lost: &PerCpuArray<MapData, u64>) -> Vec<u64> {

@@ -333,8 +333,21 @@ fn sigkill_leaves_readable_capture() -> TestResult {
     let rec = Recorder::start(&["-o", out.to_str().unwrap(), "-p", &pid.to_string()])?;
     wl.go();
     wl.read_until("looping");
-    // Past the first 5 s flush.
-    std::thread::sleep(Duration::from_millis(6500));
+    // Wait for a flush to show rows in the file (every 5 s; slower under
+    // emulation, where encoding a row group takes seconds), then kill.
+    let waited = std::time::Instant::now();
+    let flushed = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        // A read may meet a flush half-written: that is just "not yet".
+        let rows = capture::read(&out).map(|c| c.rows.len()).unwrap_or(0);
+        if rows > 1000 {
+            break rows;
+        }
+        ensure!(
+            waited.elapsed() < Duration::from_secs(120),
+            "no flush with rows within 120 s"
+        );
+    };
     rec.signal(libc::SIGKILL);
     let (ok, _) = rec.wait();
     ensure!(!ok, "recorder should have died");
@@ -342,9 +355,15 @@ fn sigkill_leaves_readable_capture() -> TestResult {
 
     let cap = capture::read(&out)?;
     ensure!(
-        cap.rows.len() > 1000,
-        "only {} rows survived the kill",
+        cap.rows.len() >= flushed,
+        "{} rows after the kill, {flushed} before",
         cap.rows.len()
+    );
+    ensure!(
+        cap.rows.len() > 1000,
+        "only {} rows survived the kill; metadata {:?}",
+        cap.rows.len(),
+        cap.meta
     );
     ensure!(
         cap.meta.get("sockrec.complete").map(String::as_str) == Some("false"),
@@ -549,9 +568,9 @@ fn probes_lists_the_plan() -> TestResult {
         );
     } else {
         // Before 6.3: the trampoline or kprobe ways, with why the tracepoints failed.
-        for (kind, func) in [("send", "sock_sendmsg"), ("recv", "sock_recvmsg")] {
-            let fexit = format!("{kind:<11} fexit:{func}\n");
-            let kprobe = format!("{kind:<11} kprobe:{func}\n");
+        for kind in ["send", "recv"] {
+            let fexit = format!("{kind:<11} fexit:");
+            let kprobe = format!("{kind:<11} kprobe:");
             ensure!(text.contains(&fexit) || text.contains(&kprobe), "{text}");
         }
         ensure!(

@@ -176,10 +176,22 @@ ip link set lo up
 mkdir -p @TMPDIR@
 echo "sockrec-guest: kernel $(uname -r)"
 @SOCKREC@ probes
-CI=true @TESTS@ --test-threads 1 @TEST_ARGS@
+@RUN@
 echo "sockrec-guest: exit $?"
 poweroff -f
 "#;
+
+/// What the guest runs: every integration test; while debugging a kernel,
+/// `SOCKREC_GUEST_TEST_ARGS` narrows them (e.g. `record::known`) and
+/// `SOCKREC_GUEST_SCRIPT` replaces them with a shell script (`@TESTS@` and
+/// `@SOCKREC@` stand for the binaries).
+fn guest_command() -> String {
+    if let Ok(script) = std::env::var("SOCKREC_GUEST_SCRIPT") {
+        return script;
+    }
+    let args = std::env::var("SOCKREC_GUEST_TEST_ARGS").unwrap_or_default();
+    format!("CI=true @TESTS@ --test-threads 1 {args}")
+}
 
 fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
     let root = root();
@@ -196,14 +208,10 @@ fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
     }
     let tmpdir = root.join("target/tmp");
     let init = INIT
+        .replace("@RUN@", &guest_command())
         .replace("@TMPDIR@", &tmpdir.display().to_string())
         .replace("@SOCKREC@", &sockrec.display().to_string())
-        .replace("@TESTS@", &tests.display().to_string())
-        // Narrow the run while debugging a kernel, e.g. `record::known`.
-        .replace(
-            "@TEST_ARGS@",
-            &std::env::var("SOCKREC_GUEST_TEST_ARGS").unwrap_or_default(),
-        );
+        .replace("@TESTS@", &tests.display().to_string());
     let init_path = dir.join("init");
     std::fs::write(&init_path, init)?;
     std::os::unix::fs::PermissionsExt::set_mode(

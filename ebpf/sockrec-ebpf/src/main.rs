@@ -9,8 +9,8 @@
 //!
 //! The file layout follows the probes: `syscalls.rs` (the syscall
 //! tracepoints), `messages.rs` (the per-message tracepoints, raw and
-//! formatted), `sock_msg_fexit.rs` and `sock_msg_kprobe.rs` (messages on
-//! kernels before 6.3); `config.rs` holds
+//! formatted), `proto_msg_fexit.rs`, `sock_msg_fexit.rs` and
+//! `sock_msg_kprobe.rs` (messages on kernels before 6.3); `config.rs` holds
 //! what user space sets at load time, `kernel.rs` reads kernel structs with
 //! offsets taken from BTF, `emit.rs` hands events to user space.
 //!
@@ -28,6 +28,8 @@ mod kernel;
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod messages;
+#[cfg(target_arch = "bpf")]
+mod proto_msg_fexit;
 #[cfg(target_arch = "bpf")]
 mod sock_msg_fexit;
 #[cfg(target_arch = "bpf")]
