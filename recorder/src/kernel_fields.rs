@@ -163,4 +163,93 @@ mod tests {
         assert!(f.sk_family.offset < 64);
         assert!(f.sk_protocol.size == 2 || f.sk_protocol.bits == 8);
     }
+
+    /// A minimal BTF blob: `struct sock_common { unsigned short skc_family; }`
+    /// and a `struct sock` laid out as before Linux 5.6, where
+    /// `sk_userlocks:4`, `sk_protocol:8` and `sk_type:16` share one
+    /// `unsigned int` at byte 16 (include/net/sock.h, v5.4).
+    fn old_sock_btf() -> Vec<u8> {
+        let mut strings = b"\0".to_vec();
+        let mut name = |n: &str| {
+            let off = strings.len() as u32;
+            strings.extend_from_slice(n.as_bytes());
+            strings.push(0);
+            off
+        };
+        let (uint, ushort, sk_common, skc_family, sock, common, padding, locks, proto, ty) = (
+            name("unsigned int"),
+            name("unsigned short"),
+            name("sock_common"),
+            name("skc_family"),
+            name("sock"),
+            name("__sk_common"),
+            name("sk_padding"),
+            name("sk_userlocks"),
+            name("sk_protocol"),
+            name("sk_type"),
+        );
+        let mut types: Vec<u32> = Vec::new();
+        let kind = |kind: u32, vlen: u32, flag: u32| (flag << 31) | (kind << 24) | vlen;
+        // [1] unsigned int, [2] unsigned short (BTF_KIND_INT: size, then bits).
+        types.extend([uint, kind(1, 0, 0), 4, 32]);
+        types.extend([ushort, kind(1, 0, 0), 2, 16]);
+        // [3] struct sock_common { unsigned short skc_family; } (size 16).
+        types.extend([sk_common, kind(4, 1, 0), 16, skc_family, 2, 0]);
+        // [4] struct sock, kind_flag set: member offsets carry bitfield sizes.
+        types.extend([sock, kind(4, 5, 1), 24]);
+        types.extend([common, 3, 0]);
+        types.extend([padding, 1, (1 << 24) | 128]);
+        types.extend([locks, 1, (4 << 24) | (128 + 4)]);
+        types.extend([proto, 1, (8 << 24) | (128 + 8)]);
+        types.extend([ty, 1, (16 << 24) | (128 + 16)]);
+        let types: Vec<u8> = types.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        out.extend(0xeb9fu16.to_le_bytes());
+        out.extend([1u8, 0]);
+        for w in [
+            24u32,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
+            out.extend(w.to_le_bytes());
+        }
+        out.extend(types);
+        out.extend(strings);
+        out
+    }
+
+    /// Bitfields resolve to the bytes that hold them, the shift into those
+    /// bytes and their width, as the eBPF side reads them.
+    #[test]
+    fn resolves_pre_5_6_bitfields() {
+        let btf = Btf::from_bytes(&old_sock_btf()).unwrap();
+        let spec = |path| field(&btf, "sock", path).unwrap();
+        let fs = |offset, size, shift, bits| FieldSpec {
+            offset,
+            size,
+            shift,
+            bits,
+            _pad: 0,
+        };
+        assert_eq!(spec("sk_protocol"), fs(17, 1, 0, 8));
+        assert_eq!(spec("sk_type"), fs(18, 2, 0, 16));
+        assert_eq!(spec("sk_userlocks"), fs(16, 1, 4, 4));
+        assert_eq!(spec("__sk_common.skc_family"), fs(0, 2, 0, 0));
+        // What the program does with a spec, on the bytes of such a sock:
+        // userlocks=5, protocol=IPPROTO_UDP (17), type=SOCK_DGRAM (2).
+        let word: u32 = (5 << 4) | (17 << 8) | (2 << 16);
+        let read = |f: FieldSpec| {
+            let bytes = &word.to_le_bytes()[(f.offset - 16) as usize..];
+            let mut v = 0u64;
+            for (i, b) in bytes.iter().take(f.size as usize).enumerate() {
+                v |= u64::from(*b) << (8 * i);
+            }
+            (v >> f.shift) & ((1 << f.bits) - 1)
+        };
+        assert_eq!(read(spec("sk_protocol")), 17);
+        assert_eq!(read(spec("sk_type")), 2);
+        assert_eq!(read(spec("sk_userlocks")), 5);
+    }
 }
