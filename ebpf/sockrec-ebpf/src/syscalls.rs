@@ -148,12 +148,18 @@ fn enter(ctx: &TracePointContext, kind: EventKind) -> u32 {
 }
 
 #[inline(always)]
-fn exit(ctx: &TracePointContext) -> u32 {
+fn exit(ctx: &TracePointContext, kind: EventKind) -> u32 {
     let pid_tgid = current_pid_tgid();
     let Some(call) = PENDING.get_ptr(&pid_tgid) else {
         return 0;
     };
     let call = unsafe { &*call };
+    if call.event.kind != kind as u8 {
+        // A stale entry: its thread died inside the call (no exit fired) and
+        // the tid was reused. Drop it rather than pair it with this exit.
+        let _ = PENDING.remove(&pid_tgid);
+        return 0;
+    }
     let now = unsafe { bpf_ktime_get_boot_ns() };
     let ret = arg(ctx, 0) as i64;
     if let Some(mut entry) = emit::reserve::<SocketEvent>() {
@@ -227,7 +233,7 @@ macro_rules! syscall_probes {
 
         #[tracepoint]
         pub fn $exit(ctx: TracePointContext) -> u32 {
-            exit(&ctx)
+            exit(&ctx, $kind)
         }
     )*};
 }
