@@ -28,23 +28,20 @@ fn message(ctx: &TracePointContext, kind: EventKind) -> u32 {
     if !should_trace(kind, pid_tgid) {
         return 0;
     }
-    let Some(mut entry) = emit::reserve::<MessageEvent>() else {
-        return 0;
-    };
-    // SAFETY: every field is written below before submit.
-    let ev = unsafe { &mut *entry.as_mut_ptr() };
-    fill_task!(&mut *ev, kind, pid_tgid);
     let p = ctx.as_ptr() as *const u8;
-    unsafe {
-        let sk = *(p.add(8) as *const u64);
-        ev.family = *(p.add(16) as *const u16);
-        ev.protocol = *(p.add(18) as *const u16);
-        ev.ret = *(p.add(20) as *const i32);
-        ev.call_flags = *(p.add(24) as *const i32) as u32;
-        ev.sock_type = kernel::sock_type(sk);
-    }
-    ev.flags = FLAG_SOCK_FROM_KERNEL;
-    emit::submit(entry);
+    // SAFETY: direct loads from the tracepoint record, within its size.
+    let (sk, family, protocol, ret, flags) = unsafe {
+        (
+            *(p.add(8) as *const u64),
+            *(p.add(16) as *const u16),
+            *(p.add(18) as *const u16),
+            *(p.add(20) as *const i32),
+            *(p.add(24) as *const i32),
+        )
+    };
+    // The record has family and protocol; only the type needs the socket.
+    let sock = (family, kernel::sock_type(sk), protocol);
+    emit_message(kind, pid_tgid, ret, flags, sock);
     0
 }
 
@@ -58,11 +55,9 @@ pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
     message(&ctx, EventKind::Recv)
 }
 
-/// Emits one message event for `sk` (a `struct sock *`), reading its family,
-/// type and protocol from the kernel. Shared by every way of catching a
-/// message that does not hand us a formatted record.
+/// Emits one message event; `sock` is the socket's (family, type, protocol).
 #[inline(always)]
-pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: i32) {
+fn emit_message(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16, u16, u16)) {
     let Some(mut entry) = emit::reserve::<MessageEvent>() else {
         return;
     };
@@ -71,12 +66,17 @@ pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: 
     fill_task!(&mut *ev, kind, pid_tgid);
     ev.ret = ret;
     ev.call_flags = flags as u32;
-    let (family, sock_type, protocol) = kernel::describe_sock(sk);
-    ev.family = family;
-    ev.sock_type = sock_type;
-    ev.protocol = protocol;
+    (ev.family, ev.sock_type, ev.protocol) = sock;
     ev.flags = FLAG_SOCK_FROM_KERNEL;
     emit::submit(entry);
+}
+
+/// Emits one message event for `sk` (a `struct sock *`), reading its family,
+/// type and protocol from the kernel. Shared by every way of catching a
+/// message that does not hand us a formatted record.
+#[inline(always)]
+pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: i32) {
+    emit_message(kind, pid_tgid, ret, flags, kernel::describe_sock(sk));
 }
 
 /// The same events from the raw tracepoints (`TP_PROTO(struct sock *sk, int
