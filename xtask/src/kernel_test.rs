@@ -3,7 +3,7 @@
 //!
 //! Debian's cloud kernel of that series (from Debian's archive, unpacked
 //! with `dpkg-deb -x`) boots with an initramfs that holds busybox, the
-//! release `sockrec` and the integration test binary (with the shared
+//! `sockrec` and the integration test binary (with the shared
 //! libraries they link), each at the path it has here, since the test binary
 //! names `sockrec` by its absolute build path. The guest's /init mounts what
 //! the recorder needs (proc, sys, tracefs, cgroup2), prints `sockrec probes`
@@ -103,17 +103,21 @@ fn version_key(name: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Builds the release `sockrec` and integration test binary; returns both paths.
+/// Builds `sockrec` and the integration test binary; returns both paths.
+///
+/// The dev profile, as `cargo xtask test` builds them: CI then compiles the
+/// workspace once, not twice (a release build of DataFusion alone would cost
+/// a large part of CI's time), and what runs in the guest is what passed on
+/// the host.
 fn build_binaries() -> Result<(PathBuf, PathBuf)> {
     let root = root();
     run(Command::new("cargo")
         .current_dir(&root)
-        .args(["build", "--release", "--bin", "sockrec"]))?;
+        .args(["build", "--bin", "sockrec"]))?;
     let out = Command::new("cargo")
         .current_dir(&root)
         .args([
             "test",
-            "--release",
             "--test",
             "integration",
             "--no-run",
@@ -135,7 +139,7 @@ fn build_binaries() -> Result<(PathBuf, PathBuf)> {
         })
         .next_back()
         .context("cargo did not name the integration test binary")?;
-    Ok((root.join("target/release/sockrec"), tests))
+    Ok((root.join("target/debug/sockrec"), tests))
 }
 
 /// Shared libraries `bin` loads, from `ldd` (absolute paths).
