@@ -31,14 +31,14 @@ use crate::{clock, loader, options::RecordOptions};
 /// The longest a flushed event waits before the file on disk holds it.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 /// Flush sooner when this many rows are buffered, to bound memory.
-const FLUSH_ROWS: usize = 1 << 20;
+const FLUSH_ROWS: usize = 1 << 17;
 /// The most events one drain takes before the loop looks at signals, the
 /// deadline and the writer again (a fast producer could otherwise keep it
 /// draining forever).
-const DRAIN_CHUNK: usize = 1 << 16;
+const DRAIN_CHUNK: usize = 1 << 14;
 /// Batches waiting for the writer; past this the drain waits, the ring
 /// buffer fills and the kernel counts what it drops as lost.
-const WRITER_QUEUE: usize = 64;
+const WRITER_QUEUE: usize = 8;
 /// How often the drain wakes on its own when the kernel has not woken it.
 const TICK: Duration = Duration::from_millis(100);
 
