@@ -18,6 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod bench;
 mod kernel_test;
 mod workload;
 
@@ -44,6 +45,7 @@ fn main() -> Result<()> {
             setup()?;
             demo()
         }
+        ["bench", rest @ ..] => bench::run(rest),
         ["workload", kind, secs] => {
             let secs: f64 = secs.parse().context("SECONDS must be a number")?;
             let n = workload::run(kind, Duration::from_secs_f64(secs))?;

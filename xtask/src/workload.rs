@@ -8,18 +8,41 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Socket events one operation of `kind` makes, as sockrec counts them
+/// (what the benchmarks turn operations into events with):
+/// - `udp`: a send and a recv;
+/// - `tcp`: socket + connect (client), accept4 (server), one send and one
+///   recv (`close` is not a traced call).
+pub fn events_per_op(kind: &str) -> u64 {
+    match kind {
+        "udp" => 2,
+        "tcp" => 5,
+        _ => 0,
+    }
+}
+
 /// Runs `kind` for `dur`; returns how many operations it made:
 /// - `udp`: one send and one recv of 32 bytes on a connected UDP pair;
 /// - `tcp`: one connect/accept/one-byte exchange/close.
 pub fn run(kind: &str, dur: Duration) -> Result<u64> {
-    let end = Instant::now() + dur;
+    Ok(run_timed(kind, dur)?.0)
+}
+
+/// [`run`], also returning how long the operations really took: the loop
+/// checks the clock once per batch, so it overshoots `dur` by up to a batch,
+/// which under a slow tracer is not negligible for a rate.
+pub fn run_timed(kind: &str, dur: Duration) -> Result<(u64, Duration)> {
     let mut n = 0u64;
+    // The sockets are set up before the clock starts: only the loop is timed.
+    let started;
     match kind {
         "udp" => {
             let server = UdpSocket::bind("127.0.0.1:0")?;
             let client = UdpSocket::bind("127.0.0.1:0")?;
             client.connect(server.local_addr()?)?;
             let mut buf = [0u8; 64];
+            started = Instant::now();
+            let end = started + dur;
             while Instant::now() < end {
                 for _ in 0..1000 {
                     client.send(&buf[..32])?;
@@ -31,6 +54,8 @@ pub fn run(kind: &str, dur: Duration) -> Result<u64> {
         "tcp" => {
             let listener = TcpListener::bind("127.0.0.1:0")?;
             let addr = listener.local_addr()?;
+            started = Instant::now();
+            let end = started + dur;
             while Instant::now() < end {
                 for _ in 0..100 {
                     let mut c = TcpStream::connect(addr)?;
@@ -44,5 +69,5 @@ pub fn run(kind: &str, dur: Duration) -> Result<u64> {
         }
         other => bail!("unknown workload {other:?} (udp or tcp)"),
     }
-    Ok(n)
+    Ok((n, started.elapsed()))
 }
