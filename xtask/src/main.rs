@@ -8,6 +8,8 @@
 //!   toolchain and bpf-linker 0.10.0, which build the eBPF programs.
 //! - `cargo xtask test-kernel 6.1|6.12`: the integration tests inside
 //!   Debian's kernel of that series under QEMU (see kernel_test.rs).
+//! - `cargo xtask bench [PART]...`: what recording and querying cost, next
+//!   to bpftrace and DuckDB (see bench.rs and docs/benchmarks.md).
 //! - `cargo xtask workload udp|tcp SECONDS`: a loopback workload that makes
 //!   socket calls as fast as it can (for demos and benchmarks).
 
@@ -53,7 +55,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12 | demo | workload udp|tcp SECONDS"
+            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12 | demo | bench [PART].. | workload udp|tcp SECONDS"
         ),
     }
 }
