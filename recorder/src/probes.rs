@@ -219,15 +219,48 @@ impl ProbeOutcome {
 mod tests {
     use super::*;
 
-    /// Every kind has at least one way, named after the tracepoint its
-    /// first program attaches to.
+    /// `fexit:{a,b}_x` → `fexit:a_x`, `fexit:b_x`; other names as they are.
+    fn expand(probe: &str) -> Vec<String> {
+        match (probe.find('{'), probe.find('}')) {
+            (Some(open), Some(close)) => probe[open + 1..close]
+                .split(',')
+                .map(|alt| format!("{}{alt}{}", &probe[..open], &probe[close + 1..]))
+                .collect(),
+            _ => vec![probe.to_string()],
+        }
+    }
+
+    /// Every kind has at least one way, and a way's name says where its
+    /// programs attach, after the prefix of its kind of attachment: a
+    /// `{a,b}` name names every program; otherwise the name is the first
+    /// program's (the entry of an entry/exit pair).
     #[test]
     fn every_kind_has_a_way() {
         for kind in EventKind::ALL {
             let ways = ways(kind);
             assert!(!ways.is_empty(), "{kind:?}");
             for way in ways {
-                assert!(way.probe.ends_with(way.programs[0].target), "{way:?}");
+                let names = expand(way.probe);
+                let named = if names.len() > 1 {
+                    way.programs.len()
+                } else {
+                    1
+                };
+                for p in &way.programs[..named] {
+                    let prefix = match p.attach {
+                        Attach::Tracepoint { .. } => "tracepoint:",
+                        Attach::RawTracepoint => "rawtracepoint:",
+                        Attach::FExit => "fexit:",
+                        Attach::KProbe | Attach::KRetProbe => "kprobe:",
+                    };
+                    assert!(
+                        names
+                            .iter()
+                            .any(|n| n.starts_with(prefix) && n.ends_with(p.target)),
+                        "{} does not name {p:?}",
+                        way.probe
+                    );
+                }
             }
         }
     }

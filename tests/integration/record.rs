@@ -24,6 +24,10 @@ pub const TESTS: Tests = &[
     ),
     ("record::probes_lists_the_plan", probes_lists_the_plan),
     (
+        "record::default_capture_name_and_mode",
+        default_capture_name_and_mode,
+    ),
+    (
         "record::sigkill_leaves_readable_capture",
         sigkill_leaves_readable_capture,
     ),
@@ -582,5 +586,41 @@ fn probes_lists_the_plan() -> TestResult {
         text.contains("not rawtracepoint:sock_recv_length: excluded by SOCKREC_EXCLUDE_PROBES"),
         "{text}"
     );
+    Ok(())
+}
+
+/// Without `-o`, the capture lands in the current directory, named after
+/// the host and start time, readable by its owner only.
+fn default_capture_name_and_mode() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("default-name");
+    let out = util::run(
+        util::sockrec()
+            .current_dir(dir.path())
+            .args(["record", "-d", "1s", "--events", "connect"]),
+    );
+    ensure!(
+        out.status.success(),
+        "record failed: {}",
+        util::stderr(&out)
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let prefix = format!("sockrec-{}-", host.trim());
+    ensure!(
+        names.len() == 1 && names[0].starts_with(&prefix) && names[0].ends_with("Z.parquet"),
+        "expected one {prefix}<time>Z.parquet, found {names:?}"
+    );
+    let path = dir.path().join(&names[0]);
+    let mode = std::fs::metadata(&path)
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode();
+    ensure!(mode & 0o777 == 0o600, "mode {:o}", mode & 0o777);
+    ensure!(capture::read(&path).is_ok(), "capture unreadable");
     Ok(())
 }
