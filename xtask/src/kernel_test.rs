@@ -194,7 +194,7 @@ fn guest_command() -> String {
         return script;
     }
     let args = std::env::var("SOCKREC_GUEST_TEST_ARGS").unwrap_or_default();
-    format!("CI=true @TESTS@ --test-threads 1 {args}")
+    format!("CI=true @TESTS@ --test-threads 1 --color never {args}")
 }
 
 fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
