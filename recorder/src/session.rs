@@ -102,6 +102,10 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         sockrec_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let writer = CaptureWriter::create(&opts.output, opts.force, meta)?;
+    // Take over SIGINT/SIGTERM before saying we record, so a signal sent as
+    // soon as the line below appears finishes the file instead of killing us.
+    let mut sigint = tokio::signal::unix::signal(SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(SignalKind::terminate())?;
     // Scripts (and the tests) wait for this line: from here on, nothing is missed.
     eprintln!(
         "sockrec: recording to {} ({})",
@@ -119,8 +123,6 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
 
     let started = Instant::now();
     let deadline = opts.duration.map(|d| started + d);
-    let mut sigint = tokio::signal::unix::signal(SignalKind::interrupt())?;
-    let mut sigterm = tokio::signal::unix::signal(SignalKind::terminate())?;
     // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd
     // owns the ring buffer, and as_raw_fd always returns that fd.
     let mut ring = unsafe { AsyncFd::register_with_interest(loaded.events, Interest::READABLE) }
