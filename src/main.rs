@@ -7,9 +7,10 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use std::{path::PathBuf, process::ExitCode};
+use std::process::ExitCode;
 
 mod cmd_info;
+mod cmd_query;
 #[cfg(feature = "record")]
 mod cmd_record;
 
@@ -31,10 +32,12 @@ enum Command {
     Probes,
     /// Show a capture's metadata, time span, events per kind, lost events and probes.
     Info {
-        /// Capture files.
+        /// Capture files, directories of captures or quoted globs (as `query -i` takes them).
         #[arg(required = true)]
-        captures: Vec<PathBuf>,
+        captures: Vec<String>,
     },
+    /// Run a report (sockstat, sofamily, soprotocol, soconnect) or SQL over captures.
+    Query(cmd_query::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,7 +57,10 @@ fn main_inner(cli: Cli) -> Result<()> {
         Command::Record(args) => cmd_record::run(args),
         #[cfg(feature = "record")]
         Command::Probes => cmd_record::probes(),
-        Command::Info { captures } => cmd_info::run(&captures),
+        Command::Info { captures } => {
+            cmd_info::run(&sockrec_analyzer::session::expand_inputs(&captures)?)
+        }
+        Command::Query(args) => cmd_query::run(args),
     }
 }
 

@@ -1,2 +1,80 @@
-//! placeholder
-pub use datafusion;
+//! sockrec's analyzer: SQL over captures, and the reports of BPF
+//! Performance Tools (sockstat, sofamily, soprotocol, soconnect) rebuilt on
+//! it, for `sockrec query`.
+//!
+//! - [`session`]: a DataFusion session with the captures as table `events`.
+//! - [`names`] / [`udf`]: `af_name(family)`, `errno_message(errno)`... so
+//!   SQL can say `AF_INET6` and "Connection refused".
+//! - [`reports`]: the built-in queries (`queries/*.sql`) and their tool-like
+//!   renderers.
+//! - [`output`]: table, CSV and JSON output.
+//!
+//! Stable Rust, no privileges, no eBPF: the binary built without the
+//! recorder (`--no-default-features`) reads captures on any machine.
+
+pub mod names;
+pub mod output;
+pub mod reports;
+pub mod session;
+pub mod udf;
+
+use std::io::Write;
+
+use anyhow::{Context as _, Result};
+
+pub use output::Format;
+pub use reports::{REPORTS, Report};
+pub use session::{QueryResult, Session};
+
+/// What to run.
+pub enum Query {
+    /// A built-in report.
+    Report(&'static Report),
+    /// SQL from a file (named in errors) or the command line.
+    Sql { source: String, sql: String },
+}
+
+impl Query {
+    /// The format to use when none is asked for: the tool's own for a
+    /// report, a table for other SQL.
+    pub fn default_format(&self) -> Format {
+        match self {
+            Query::Report(_) => Format::Tool,
+            Query::Sql { .. } => Format::Table,
+        }
+    }
+}
+
+/// Opens `inputs`, runs `query` and prints the result in `format` (default:
+/// [`Query::default_format`]) to `out`.
+pub fn run(
+    inputs: &[String],
+    query: &Query,
+    format: Option<Format>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let format = format.unwrap_or_else(|| query.default_format());
+    if let (Format::Tool, Query::Sql { .. }) = (format, query) {
+        anyhow::bail!("--format tool is only for the built-in reports (sockrec query --list)");
+    }
+    // DataFusion runs partitions as tasks; a multi-threaded runtime lets
+    // them use every core on a big capture.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the query runtime")?;
+    let result = runtime.block_on(async {
+        let session = Session::open(inputs).await?;
+        let (source, sql) = match query {
+            Query::Report(r) => (r.name, r.sql),
+            Query::Sql { source, sql } => (source.as_str(), sql.as_str()),
+        };
+        session.query(sql).await.with_context(|| source.to_string())
+    })?;
+    match (query, format) {
+        (Query::Report(r), Format::Tool) => r.render(&result, out)?,
+        _ => output::write(&result, format, out)?,
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -12,6 +12,7 @@
 
 mod capture;
 mod cli;
+mod query;
 mod record;
 mod util;
 mod workload;
@@ -26,6 +27,9 @@ fn main() {
     let privileged = util::can_load_bpf();
     let mut trials: Vec<Trial> = Vec::new();
     for (name, f) in cli::TESTS {
+        trials.push(Trial::test(*name, move || f().map_err(Into::into)));
+    }
+    for (name, f) in query::TESTS {
         trials.push(Trial::test(*name, move || f().map_err(Into::into)));
     }
     for (name, f) in record::TESTS {

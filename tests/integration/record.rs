@@ -11,7 +11,7 @@ use std::{
 
 use crate::{
     capture::{self, Row},
-    ensure,
+    ensure, query,
     util::{self, TempDir, TestResult, Tests},
     workload::{self, Expected},
 };
@@ -323,6 +323,124 @@ fn known_workload(exclude: &str, want_send_probe: Option<&str>) -> TestResult {
         got.iter()
             .any(|e| e.kind == "connect" && e.errno == Some(libc::ECONNREFUSED)),
         "no refused connect"
+    );
+    // The in-flight accept: on an IPv4 TCP listener, entered, never returned.
+    let mut calls = expected;
+    calls.push(Expected {
+        kind: "accept".into(),
+        family: libc::AF_INET as u16,
+        sock_type: libc::SOCK_STREAM as u16,
+        protocol: libc::IPPROTO_TCP as u16,
+        fd: Some(inflight_fd),
+        fd2: None,
+        errno: None,
+        addr: None,
+        port: None,
+        bytes: None,
+    });
+    reports_say_what_workload_did(&out, &calls)
+}
+
+/// The four reports over the capture say what the workload did, whatever
+/// probes caught it: this runs for every probe plan the tests force, and
+/// on every kernel `cargo xtask test-kernel` boots. `calls` is the
+/// workload's log; an `accept` with neither fd2 nor errno is in flight.
+fn reports_say_what_workload_did(capture: &Path, calls: &[Expected]) -> TestResult {
+    use std::collections::BTreeMap;
+    let comm = workload::COMM;
+    let af = |f: u16| match f as i32 {
+        libc::AF_UNIX => "AF_UNIX",
+        libc::AF_INET => "AF_INET",
+        libc::AF_INET6 => "AF_INET6",
+        _ => "?",
+    };
+    // soprotocol's keys after comm, as its header comment describes them.
+    let proto = |e: &Expected| match (e.family as i32, e.protocol as i32) {
+        (libc::AF_UNIX, 0) => "0, IPPROTO_IP, UNIX",
+        (_, libc::IPPROTO_TCP) => "6, IPPROTO_TCP, TCP",
+        (_, libc::IPPROTO_UDP) => "17, IPPROTO_UDP, UDP",
+        _ => "?",
+    };
+    let (mut sockstat, mut sofamily, mut soprotocol, mut soconnect) = (
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+    );
+    for e in calls {
+        let probe = match e.kind.as_str() {
+            "send" => "kprobe:sock_sendmsg".to_string(),
+            "recv" => "kprobe:sock_recvmsg".to_string(),
+            kind => format!("tracepoint:syscalls:sys_enter_{kind}"),
+        };
+        query::add(&mut sockstat, &format!("@[{probe}]"), 1);
+        match e.kind.as_str() {
+            // The workload connects each socket to an address of its own family.
+            "connect" => {
+                let key = format!("@connect[{comm}, {}, {}]", e.family, af(e.family));
+                query::add(&mut sofamily, &key, 1);
+                let key = format!("@connect[{comm}, {}]", proto(e));
+                query::add(&mut soprotocol, &key, 1);
+                if e.family as i32 != libc::AF_UNIX {
+                    let result = match e.errno {
+                        None => "Success".to_string(),
+                        Some(n) => std::io::Error::from_raw_os_error(n)
+                            .to_string()
+                            .split(" (os error")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    };
+                    let key = format!(
+                        "{},{},{},{result}",
+                        e.family,
+                        e.addr.as_deref().unwrap_or_default(),
+                        e.port.unwrap_or_default()
+                    );
+                    query::add(&mut soconnect, &key, 1);
+                }
+            }
+            "accept" | "accept4" => {
+                if e.fd2.is_some() {
+                    let key = format!("@accept[{comm}, {}, {}]", e.family, af(e.family));
+                    query::add(&mut sofamily, &key, 1);
+                }
+                let key = format!("@accept[{comm}, {}]", proto(e));
+                query::add(&mut soprotocol, &key, 1);
+            }
+            _ => {}
+        }
+    }
+    let file = capture.to_str().unwrap();
+    for (report, want) in [
+        ("sockstat", &sockstat),
+        ("sofamily", &sofamily),
+        ("soprotocol", &soprotocol),
+    ] {
+        let out = query::query_ok(&[report, "-i", file])?;
+        let got = query::map_lines(&out)?;
+        ensure!(
+            &got == want,
+            "{report} (summed over its maps): got {got:#?}\nwant {want:#?}\n{out}"
+        );
+    }
+    // soconnect's CSV: time,host,pid,comm,family,address,port,latency_us,result,errno
+    let out = query::query_ok(&["soconnect", "-i", file, "--format", "csv"])?;
+    let rows = query::csv_rows(&out);
+    let header = rows.first().ok_or("soconnect: no header")?;
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let cols = ["family", "address", "port", "result"].map(col);
+    let [Some(f), Some(a), Some(p), Some(r)] = cols else {
+        return Err(format!("soconnect columns: {header:?}"));
+    };
+    let mut got = BTreeMap::new();
+    for row in &rows[1..] {
+        let key = format!("{},{},{},{}", row[f], row[a], row[p], row[r]);
+        query::add(&mut got, &key, 1);
+    }
+    ensure!(
+        got == soconnect,
+        "soconnect: got {got:#?}\nwant {soconnect:#?}\n{out}"
     );
     Ok(())
 }

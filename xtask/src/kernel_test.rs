@@ -210,6 +210,15 @@ fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
             place(&dir, &lib, false)?;
         }
     }
+    // The query tests read these by their absolute paths on the host.
+    for data in ["fixtures", "tests/integration/snapshots"] {
+        for entry in std::fs::read_dir(root.join(data))? {
+            let path = entry?.path();
+            if path.is_file() {
+                place(&dir, &path, false)?;
+            }
+        }
+    }
     let tmpdir = root.join("target/tmp");
     let init = INIT
         .replace("@RUN@", &guest_command())

@@ -21,6 +21,7 @@ use std::{
 };
 
 mod bench;
+mod fixtures;
 mod kernel_test;
 mod workload;
 
@@ -48,6 +49,7 @@ fn main() -> Result<()> {
             demo()
         }
         ["bench", rest @ ..] => bench::run(rest),
+        ["fixtures", rest @ ..] => fixtures::main(rest),
         ["workload", kind, secs] => {
             let secs: f64 = secs.parse().context("SECONDS must be a number")?;
             let n = workload::run(kind, Duration::from_secs_f64(secs))?;
@@ -180,5 +182,12 @@ fn demo() -> Result<()> {
     if !status.success() {
         bail!("sockrec record failed: {status}");
     }
-    run(Command::new(&sockrec).arg("info").arg(&capture))
+    run(Command::new(&sockrec).arg("info").arg(&capture))?;
+    // Two of the book's reports over what was just recorded.
+    for report in ["sockstat", "soprotocol"] {
+        run(Command::new(&sockrec)
+            .args(["query", report, "-i"])
+            .arg(&capture))?;
+    }
+    Ok(())
 }

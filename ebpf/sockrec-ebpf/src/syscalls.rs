@@ -4,8 +4,10 @@
 //! Entry saves the call in `PENDING` keyed by thread (as the seed's
 //! soconnect keeps `@start[tid]`); exit pairs with it and emits one event
 //! with the return value and latency. The socket's family, type and protocol
-//! are read from the kernel at exit, so a socket made before recording
-//! started is described right.
+//! are read from the kernel (so a socket made before recording started is
+//! described right): for bind, connect and accept at entry, so that a call
+//! still blocked when recording stops is described too; for a new socket
+//! (socket, socketpair, the accepted one) at exit, once it exists.
 //!
 //! Tracepoint records are `struct syscall_trace_enter` / `_exit`
 //! (include/trace/syscall.h): an 8-byte common header, the syscall number,
@@ -128,11 +130,14 @@ fn enter(ctx: &TracePointContext, kind: EventKind) -> u32 {
         }
         EventKind::Bind | EventKind::Connect => {
             ev.fd = arg(ctx, 0) as i32;
+            kernel::describe_fd(ev, ev.fd as i64);
             // What the caller asked for, read now while it is certain to be there.
             read_user_sockaddr(ev, arg(ctx, 1), arg(ctx, 2));
         }
         EventKind::Accept | EventKind::Accept4 => {
             ev.fd = arg(ctx, 0) as i32;
+            // The listener; a successful accept describes the new socket at exit.
+            kernel::describe_fd(ev, ev.fd as i64);
             call.user_ptr = arg(ctx, 1);
             call.user_len_ptr = arg(ctx, 2);
             if kind == EventKind::Accept4 {
@@ -198,9 +203,7 @@ fn finish_call(ev: &mut SocketEvent, call: &PendingCall, ret: i64) {
                 kernel::describe_fd(ev, sv[0] as i64);
             }
         }
-    } else if kind == EventKind::Bind as u8 || kind == EventKind::Connect as u8 {
-        kernel::describe_fd(ev, ev.fd as i64);
-    } else if ret >= 0 {
+    } else if (kind == EventKind::Accept as u8 || kind == EventKind::Accept4 as u8) && ret >= 0 {
         // accept/accept4 succeeded: describe the new socket and its peer.
         ev.fd2 = ret as i32;
         let sk = kernel::describe_fd(ev, ret);
@@ -219,8 +222,6 @@ fn finish_call(ev: &mut SocketEvent, call: &PendingCall, ret: i64) {
         } else if let Some(sk) = sk {
             kernel::peer_of_sock(ev, sk);
         }
-    } else {
-        kernel::describe_fd(ev, ev.fd as i64);
     }
 }
 

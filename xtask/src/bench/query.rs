@@ -1,6 +1,6 @@
 //! Part 5, query: the four reports of `sockrec query` on a capture of at
 //! least 10M events, against the same reports written as DuckDB SQL
-//! (`bench/duckdb/*.sql`) on the same file.
+//! (`queries/*.sql` through `bench/duckdb/run.py`) on the same file.
 //!
 //! The capture: a busy recording (the UDP and TCP loops at once; or the
 //! capture given with `--capture`), its rows repeated with shifted times

@@ -1,0 +1,322 @@
+//! The built-in reports: the SQL in `queries/` (embedded in the binary) and,
+//! for each, a renderer that prints its result the way the BPF Performance
+//! Tools program it reproduces does (`--format tool`, the default for them).
+//!
+//! bpftrace prints a map as `@name[key, key]: value` lines sorted by value,
+//! and each map followed by an empty line; sockstat(8) prints one such map
+//! per second under a time line; soconnect(8) prints a `printf` table. The
+//! SQL does the counting and sorting; the renderers only lay the rows out,
+//! so `--format csv` shows exactly the numbers the tool format shows.
+
+use std::io::Write;
+
+use anyhow::{Context as _, Result, anyhow};
+use arrow_array::{Array, RecordBatch};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::session::QueryResult;
+
+/// One built-in report.
+pub struct Report {
+    /// What `sockrec query NAME` calls it (= the tool's name).
+    pub name: &'static str,
+    /// The query, from `queries/NAME.sql`.
+    pub sql: &'static str,
+    render: fn(&QueryResult, &mut dyn Write) -> Result<()>,
+}
+
+impl Report {
+    /// The report's one-line description: its SQL's first comment line,
+    /// without the leading `-- NAME: `.
+    pub fn summary(&self) -> &'static str {
+        let first = self.sql.lines().next().unwrap_or_default();
+        let text = first.trim_start_matches("--").trim();
+        text.strip_prefix(self.name)
+            .and_then(|t| t.strip_prefix(':'))
+            .unwrap_or(text)
+            .trim()
+    }
+
+    /// Prints `result` (of this report's SQL) the way the tool does.
+    pub fn render(&self, result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+        (self.render)(result, out).with_context(|| format!("rendering {}", self.name))
+    }
+}
+
+/// All built-in reports, in `--list` order.
+pub const REPORTS: &[Report] = &[
+    Report {
+        name: "sockstat",
+        sql: include_str!("../../queries/sockstat.sql"),
+        render: render_sockstat,
+    },
+    Report {
+        name: "sofamily",
+        sql: include_str!("../../queries/sofamily.sql"),
+        render: render_sofamily,
+    },
+    Report {
+        name: "soprotocol",
+        sql: include_str!("../../queries/soprotocol.sql"),
+        render: render_soprotocol,
+    },
+    Report {
+        name: "soconnect",
+        sql: include_str!("../../queries/soconnect.sql"),
+        render: render_soconnect,
+    },
+];
+
+/// The report called `name` (`sofamily` or `sofamily.sql`).
+pub fn find(name: &str) -> Option<&'static Report> {
+    let name = name.strip_suffix(".sql").unwrap_or(name);
+    REPORTS.iter().find(|r| r.name == name)
+}
+
+/// The cells of the named columns, row by row, as text (NULL as empty).
+/// Timestamps show as `HH:MM:SS`, bpftrace's `time()`.
+fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
+    let options = FormatOptions::default()
+        .with_timestamp_format(Some("%H:%M:%S"))
+        .with_timestamp_tz_format(Some("%H:%M:%S"));
+    let mut out = Vec::with_capacity(result.num_rows());
+    for batch in &result.batches {
+        let formatters = columns
+            .iter()
+            .map(|name| {
+                let col = column(batch, name)?;
+                Ok(ArrayFormatter::try_new(col.as_ref(), &options)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for i in 0..batch.num_rows() {
+            out.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+        }
+    }
+    Ok(out)
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a std::sync::Arc<dyn Array>> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| anyhow!("the query has no column {name:?}"))
+}
+
+/// bpftrace map lines, `@map[k1, k2]: count`, from rows of `map`, the keys
+/// and `count`, already sorted; an empty line after each map.
+fn write_maps(rows: &[Vec<String>], out: &mut dyn Write) -> Result<()> {
+    for (i, row) in rows.iter().enumerate() {
+        let (map, rest) = row.split_first().expect("map column");
+        let (count, keys) = rest.split_last().expect("count column");
+        writeln!(out, "@{map}[{}]: {count}", keys.join(", "))?;
+        let next_map = rows.get(i + 1).map(|r| &r[0]);
+        if next_map != Some(map) {
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// sockstat(8): a time line, then that second's `@[probe]: count` lines.
+fn render_sockstat(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+    writeln!(
+        out,
+        "Sock statistics per second (UTC), counted at call entry."
+    )?;
+    let rows = rows(result, &["second", "probe", "count"])?;
+    let mut current: Option<&str> = None;
+    for row in &rows {
+        if current != Some(&row[0]) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", row[0])?;
+            current = Some(&row[0]);
+        }
+        writeln!(out, "@[{}]: {}", row[1], row[2])?;
+    }
+    if current.is_some() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// sofamily(8): `@accept[comm, family, AF_NAME]: count`, then `@connect`.
+fn render_sofamily(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "Socket connect/accepts by process and address family.")?;
+    writeln!(out)?;
+    let rows = rows(result, &["map", "comm", "family", "family_name", "count"])?;
+    write_maps(&rows, out)
+}
+
+/// soprotocol(8): `@accept[comm, protocol, IPPROTO_NAME, SHORT]: count`,
+/// then `@connect`.
+fn render_soprotocol(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "Socket connect/accepts by process and protocol.")?;
+    writeln!(out)?;
+    let rows = rows(
+        result,
+        &[
+            "map",
+            "comm",
+            "protocol",
+            "protocol_name",
+            "protocol_short",
+            "count",
+        ],
+    )?;
+    write_maps(&rows, out)
+}
+
+/// soconnect(8)'s table. The original's `printf("%-6d %-16s %-3d %-16s
+/// %-5d %-8d %s\n")` lets an IPv6 address overflow its 16-character column
+/// and push the rest of the line right; the ADDRESS column here is as wide
+/// as the longest address, so every address shows whole and aligned.
+fn render_soconnect(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+    let rows = rows(
+        result,
+        &[
+            "host",
+            "pid",
+            "comm",
+            "family",
+            "address",
+            "port",
+            "latency_us",
+            "result",
+        ],
+    )?;
+    // PIDs mean something per host: name the host when there are several.
+    let hosts = rows
+        .iter()
+        .map(|r| &r[0])
+        .collect::<std::collections::BTreeSet<_>>();
+    let first = if hosts.len() > 1 { 0 } else { 1 };
+    let width = |i: usize, min: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    // The original's widths (`%-6d %-16s %-3d %-16s %-5d %-8d %s`), HOST
+    // and ADDRESS widened to their longest value.
+    let widths = [width(0, 4), 6, 16, 3, width(4, 16), 5, 8, 0];
+    let line = |out: &mut dyn Write, r: &[&str]| -> Result<()> {
+        let mut text = String::new();
+        for (i, (cell, w)) in r.iter().zip(widths).enumerate().skip(first) {
+            if i > first {
+                text.push(' ');
+            }
+            text.push_str(&format!("{cell:<w$}"));
+        }
+        writeln!(out, "{}", text.trim_end())?;
+        Ok(())
+    };
+    line(
+        out,
+        &[
+            "HOST", "PID", "PROCESS", "FAM", "ADDRESS", "PORT", "LAT(us)", "RESULT",
+        ],
+    )?;
+    for r in &rows {
+        let mut cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        if cells[6].is_empty() {
+            // In flight: no latency (RESULT says why).
+            cells[6] = "-";
+        }
+        line(out, &cells)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array, StringArray, UInt16Array, UInt32Array};
+    use std::sync::Arc;
+
+    fn soconnect_result(hosts: [&str; 3]) -> QueryResult {
+        let text = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            ("host", text(hosts.to_vec())),
+            (
+                "pid",
+                Arc::new(UInt32Array::from(vec![1, 22, 333])) as ArrayRef,
+            ),
+            ("comm", text(vec!["curl", "ssh", "java"])),
+            (
+                "family",
+                Arc::new(UInt16Array::from(vec![2, 10, 10])) as ArrayRef,
+            ),
+            (
+                "address",
+                text(vec![
+                    "10.0.0.1",
+                    "2001:db8:1234:5678:9abc:def0:1234:5678",
+                    "::1",
+                ]),
+            ),
+            (
+                "port",
+                Arc::new(UInt16Array::from(vec![80, 22, 9])) as ArrayRef,
+            ),
+            (
+                "latency_us",
+                Arc::new(Int64Array::from(vec![Some(5), Some(45134), None])) as ArrayRef,
+            ),
+            (
+                "result",
+                text(vec!["Success", "Network is unreachable", "(in flight)"]),
+            ),
+        ])
+        .unwrap();
+        QueryResult {
+            schema: batch.schema(),
+            batches: vec![batch],
+        }
+    }
+
+    fn render(result: &QueryResult) -> String {
+        let mut out = Vec::new();
+        find("soconnect").unwrap().render(result, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// IPv6 addresses show whole and the columns after them stay aligned;
+    /// in-flight calls have no latency.
+    #[test]
+    fn soconnect_aligns_long_addresses() {
+        let out = render(&soconnect_result(["h", "h", "h"]));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("PID    PROCESS          FAM ADDRESS "));
+        assert!(lines[2].contains(
+            " 2001:db8:1234:5678:9abc:def0:1234:5678 22    45134    Network is unreachable"
+        ));
+        let at = lines[0].find("PORT").unwrap();
+        for l in &lines[1..] {
+            assert_eq!(&l[at - 1..at], " ", "{out}");
+            assert!(l[at..].starts_with(|c: char| c.is_ascii_digit()), "{out}");
+        }
+        assert!(lines[3].ends_with("9     -        (in flight)"), "{out}");
+    }
+
+    #[test]
+    fn soconnect_names_hosts_when_several() {
+        let out = render(&soconnect_result(["web-1", "web-2", "web-1"]));
+        assert!(out.starts_with("HOST  PID    PROCESS"), "{out}");
+        assert!(
+            out.lines().nth(1).unwrap().starts_with("web-1 1      curl"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn summaries_and_names() {
+        for r in REPORTS {
+            assert!(r.sql.starts_with(&format!("-- {}: ", r.name)), "{}", r.name);
+            assert!(!r.summary().is_empty());
+        }
+        assert_eq!(find("sofamily.sql").map(|r| r.name), Some("sofamily"));
+        assert!(find("sofamily.bt").is_none());
+    }
+}

@@ -1,0 +1,222 @@
+//! [`Session`]: a DataFusion context with captures registered as the table
+//! `events`, and the naming functions of [`crate::udf`].
+//!
+//! Inputs are files, directories (their `*.parquet` files) or glob patterns;
+//! captures from several hosts go together (every row has the recorder's
+//! `host` column, the same value as the file's `sockrec.host` metadata).
+//! `events` has the capture's columns (`docs/capture-format.md`) plus
+//! `capture`, the file the row came from, to tell apart several captures of
+//! one host.
+//!
+//! Every file is checked before DataFusion sees it — by
+//! [`CaptureInfo::open`] (exists, is Parquet, has a readable footer, is a
+//! sockrec capture of a format version we read) and by its Arrow schema —
+//! so bad input is one clear line naming the file, not a query-time error.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use datafusion::common::DataFusionError;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, lit};
+use parquet::file::metadata::ParquetMetaDataReader;
+use sockrec_capture::{CaptureInfo, capture_schema};
+use url::Url;
+
+/// The table the captures are registered as.
+pub const TABLE: &str = "events";
+/// The column added to the capture's: which file a row came from.
+pub const CAPTURE_COLUMN: &str = "capture";
+
+/// Captures registered in a DataFusion session, ready for SQL.
+pub struct Session {
+    ctx: SessionContext,
+    captures: Vec<CaptureInfo>,
+}
+
+/// A query's result: its schema (known even with no rows) and batches.
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+impl Session {
+    /// Validates every capture `inputs` name (see [`expand_inputs`]) and
+    /// registers them all as [`TABLE`].
+    pub async fn open(inputs: &[String]) -> Result<Session> {
+        let paths = expand_inputs(inputs)?;
+        let mut captures = Vec::with_capacity(paths.len());
+        for path in &paths {
+            let info = CaptureInfo::open(path)?;
+            check_schema(path)?;
+            captures.push(info);
+        }
+
+        // Information schema: `SHOW TABLES`, `SHOW COLUMNS FROM events`.
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        for f in crate::udf::all() {
+            ctx.register_udf(f);
+        }
+        let mut union: Option<DataFrame> = None;
+        for info in &captures {
+            let df = ctx
+                .read_table(Arc::new(listing_table(&info.path)?))?
+                .with_column(CAPTURE_COLUMN, lit(info.path.display().to_string()))?;
+            union = Some(match union {
+                None => df,
+                Some(u) => u.union(df)?,
+            });
+        }
+        let union = union.ok_or_else(|| anyhow!("no capture to read"))?;
+        ctx.register_table(TABLE, union.into_view())?;
+        Ok(Session { ctx, captures })
+    }
+
+    /// The captures, in the order they were given.
+    pub fn captures(&self) -> &[CaptureInfo] {
+        &self.captures
+    }
+
+    /// Runs one SQL statement. Queries only: DDL (`CREATE`, `DROP`), DML
+    /// (`INSERT`, `COPY`) and `SET` are refused, so a query file can't
+    /// write files or change the session behind the reports' back.
+    pub async fn query(&self, sql: &str) -> Result<QueryResult> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self
+            .ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(query_error)?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(query_error)?;
+        Ok(QueryResult { schema, batches })
+    }
+}
+
+/// DataFusion's message alone: its error's source chain repeats it
+/// (`SQL error: ParserError("x"): sql parser error: x`), and a parse error
+/// reads best as the parser says it.
+fn query_error(e: DataFusionError) -> anyhow::Error {
+    match e.find_root() {
+        DataFusionError::SQL(parser, _) => anyhow!("{parser}"),
+        _ => anyhow!("{e}"),
+    }
+}
+
+/// A listing table over exactly one file, with the capture schema: a file
+/// written before a nullable column was added reads it as NULL.
+fn listing_table(path: &Path) -> Result<ListingTable> {
+    let shown = path.display();
+    let abs = std::path::absolute(path).map_err(|e| anyhow!("{shown}: {e}"))?;
+    let file_url =
+        Url::from_file_path(&abs).map_err(|()| anyhow!("{shown}: cannot make a file URL"))?;
+    // No glob: a file name with `*` or `[` in it is just a name.
+    let table_url = ListingTableUrl::try_new(file_url, None)?;
+    // Empty extension: captures needn't be called *.parquet.
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension("");
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .with_schema(capture_schema());
+    Ok(ListingTable::try_new(config)?)
+}
+
+/// The files `inputs` name, each once, in the order given:
+/// - a directory: its `*.parquet` files, by name (not its subdirectories);
+/// - a pattern with `*`, `?` or `[` that is not an existing path: the files
+///   it matches, by name (for patterns the shell didn't expand, `-i 'caps/*.parquet'`);
+/// - anything else: that file (whose errors [`CaptureInfo::open`] reports).
+pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut add = |p: PathBuf, out: &mut Vec<PathBuf>| {
+        let key = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+        if seen.insert(key) {
+            out.push(p);
+        }
+    };
+    for input in inputs {
+        let path = Path::new(input);
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| anyhow!("{input}: {e}"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
+                .collect();
+            if files.is_empty() {
+                bail!("{input}: no *.parquet capture in this directory");
+            }
+            files.sort();
+            for f in files {
+                add(f, &mut out);
+            }
+        } else if !path.exists() && input.contains(['*', '?', '[']) {
+            let matches = glob::glob(input).map_err(|e| anyhow!("{input}: bad pattern: {e}"))?;
+            let mut files: Vec<PathBuf> = matches
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            if files.is_empty() {
+                bail!("{input}: no file matches");
+            }
+            files.sort();
+            for f in files {
+                add(f, &mut out);
+            }
+        } else {
+            add(path.to_path_buf(), &mut out);
+        }
+    }
+    Ok(out)
+}
+
+/// A file with sockrec's metadata but other columns (or other types) would
+/// make every report fail obscurely; say which column is wrong instead.
+/// Columns missing from the file are fine if nullable (older captures, once
+/// columns are added); extra ones are ignored.
+fn check_schema(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let file = File::open(path).map_err(|e| anyhow!("{shown}: {e}"))?;
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| anyhow!("{shown}: damaged Parquet file (no valid footer: {e})"))?;
+    let fm = meta.file_metadata();
+    let schema: Schema =
+        parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
+            .map_err(|e| anyhow!("{shown}: unreadable schema: {e}"))?;
+    for want in capture_schema().fields() {
+        match schema.field_with_name(want.name()) {
+            Ok(have) if have.data_type() == want.data_type() => {}
+            Ok(have) => bail!(
+                "{shown}: not a sockrec capture: column {:?} is {}, expected {}",
+                want.name(),
+                have.data_type(),
+                want.data_type()
+            ),
+            Err(_) if want.is_nullable() => {}
+            Err(_) => bail!(
+                "{shown}: not a sockrec capture: no column {:?}",
+                want.name()
+            ),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+-- sofamily: accepts and connects by process and address family
+--
+-- Reproduces sofamily(8) of BPF Performance Tools (Gregg, 2019, ch. 10): a
+-- bpftrace program counting connect(2) calls by `comm` and the family of
+-- the address passed (`uservaddr->sa_family`), and accept(2)/accept4(2)
+-- by `comm` and the family of the peer address they return, printed as
+-- `@accept[comm, 2, AF_INET]: count` and `@connect[...]` maps.
+--
+-- How the capture maps onto it:
+-- - connect: every call, as the original counts at sys_enter (failed and
+--   still-in-flight ones included), keyed by `addr_family`; a connect
+--   whose address couldn't be read shows family 0, as bpftrace reads 0.
+-- - accept: every accept/accept4 that succeeded, keyed by the peer's
+--   family (`addr_family`) or, when the caller passed a NULL address, the
+--   socket's own (`family`).
+--
+-- Where it differs, and why:
+-- - Accepts made with a NULL address are counted: the original's
+--   `/@sockaddr[tid]/` filter drops them, though they are connections
+--   like any other (many servers pass NULL).
+-- - An accept that returns fd 0 is counted: the original's `args->ret > 0`
+--   drops it (0 is a valid fd, e.g. in a daemon that closed stdin); only
+--   failures (ret < 0) are left out.
+-- - Every Linux family has its name (`af_name`); the original's Bfan2str
+--   knows four and prints an empty name for the rest (AF_NETLINK...).
+--
+-- Seed bugs in the reference source (not reproduced):
+-- - `@accept[comm, sa->sa_family, ...]` reads `sa`, an undeclared
+--   identifier: the variable is `$sa` (bpftrace refuses the program).
+-- - `Bfan2str[AF_INET] = "AF_INET";` at top level, outside any probe, is
+--   not bpftrace: the book fills a map `@fam2str` in BEGIN.
+-- - `@sockaddr[tid]` is deleted only when ret > 0: failed accepts leave
+--   their entry behind until the next accept of that thread.
+SELECT map, comm, family, af_name(family) AS family_name, count(*) AS count
+FROM (
+    SELECT 'connect' AS map, comm, coalesce(addr_family, 0) AS family
+    FROM events
+    WHERE kind = 'connect'
+    UNION ALL
+    SELECT 'accept' AS map, comm, coalesce(addr_family, family) AS family
+    FROM events
+    WHERE kind IN ('accept', 'accept4') AND ret >= 0
+)
+GROUP BY map, comm, family
+-- bpftrace prints maps by name, each sorted by value, smallest first.
+ORDER BY map, count, comm, family

@@ -1,0 +1,169 @@
+//! `sockrec query NAME|FILE.sql [-i CAPTURE]...`: a built-in report or SQL
+//! over captures (see `docs/queries.md`). The work is the analyzer crate's;
+//! this is the command line: which query, which captures, which format.
+
+use anyhow::{Result, anyhow, bail};
+use clap::{Args, ValueEnum};
+use sockrec_analyzer::{Format, Query, REPORTS, reports};
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+#[derive(Args)]
+#[command(
+    after_help = "The captures are the SQL table `events`. Built-in reports: sockrec query --list."
+)]
+pub struct QueryArgs {
+    /// A built-in report (sockstat, sofamily, soprotocol, soconnect) or a file of SQL.
+    #[arg(required_unless_present_any = ["sql", "list"], conflicts_with_all = ["sql", "list"])]
+    query: Option<String>,
+    /// Run this SQL (one statement, on the table `events`).
+    #[arg(short = 'e', long = "sql", value_name = "SQL", conflicts_with = "list")]
+    sql: Option<String>,
+    /// Capture file, directory of captures or quoted glob; repeat for several
+    /// [default: the newest *.parquet in the current directory].
+    #[arg(short, long = "input", value_name = "CAPTURE")]
+    inputs: Vec<String>,
+    /// Output format [default: tool for a built-in report, table for other SQL].
+    #[arg(short, long, value_enum)]
+    format: Option<FormatArg>,
+    /// List the built-in reports.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// As the BPF tool prints it (built-in reports only).
+    Tool,
+    /// A text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Tool => Format::Tool,
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+pub fn run(args: QueryArgs) -> Result<()> {
+    let mut stdout = PipeAware {
+        inner: std::io::stdout().lock(),
+        broken: false,
+    };
+    if args.list {
+        let width = REPORTS.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        for r in REPORTS {
+            writeln!(stdout, "{:width$}  {}", r.name, r.summary())?;
+        }
+        return Ok(());
+    }
+    let query = match (&args.sql, &args.query) {
+        (Some(sql), _) => Query::Sql {
+            source: "-e".to_string(),
+            sql: sql.clone(),
+        },
+        (None, Some(q)) => resolve(q)?,
+        (None, None) => bail!("no query (a report name, a .sql file, or -e SQL)"),
+    };
+    let inputs = if args.inputs.is_empty() {
+        let newest = newest_capture(Path::new("."))?;
+        eprintln!(
+            "sockrec: reading {} (the newest *.parquet here; -i to choose)",
+            newest.display()
+        );
+        vec![newest.display().to_string()]
+    } else {
+        args.inputs
+    };
+    match sockrec_analyzer::run(&inputs, &query, args.format.map(Into::into), &mut stdout) {
+        // `sockrec query ... | head`: the reader has what it wanted.
+        Err(_) if stdout.broken => Ok(()),
+        other => other,
+    }
+}
+
+/// Stdout that remembers a broken pipe: the CSV and JSON writers report it
+/// as their own error, without the io::Error kind to recognise it by.
+struct PipeAware<W> {
+    inner: W,
+    broken: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for PipeAware<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.note(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.note(e))
+    }
+}
+
+impl<W> PipeAware<W> {
+    fn note(&mut self, e: &std::io::Error) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            self.broken = true;
+        }
+    }
+}
+
+/// An existing file is SQL to run; otherwise the name of a built-in report
+/// (`sofamily` or `sofamily.sql`), so `sockrec query soconnect.sql` works
+/// anywhere and a local file of that name takes precedence.
+fn resolve(q: &str) -> Result<Query> {
+    let path = Path::new(q);
+    if path.is_file() {
+        let sql = std::fs::read_to_string(path).map_err(|e| anyhow!("{q}: {e}"))?;
+        return Ok(Query::Sql {
+            source: q.to_string(),
+            sql,
+        });
+    }
+    if let Some(report) = reports::find(q) {
+        return Ok(Query::Report(report));
+    }
+    if path.exists() {
+        bail!("{q}: not a file");
+    }
+    let names: Vec<&str> = REPORTS.iter().map(|r| r.name).collect();
+    bail!(
+        "{q}: no such file, nor a built-in report ({})",
+        names.join(", ")
+    )
+}
+
+/// The most recently modified `*.parquet` file in `dir`.
+fn newest_capture(dir: &Path) -> Result<PathBuf> {
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).map_err(|e| anyhow!("{}: {e}", dir.display()))? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if newest.as_ref().is_none_or(|(t, _)| mtime > *t) {
+            newest = Some((mtime, path));
+        }
+    }
+    let (_, path) = newest.ok_or_else(|| {
+        anyhow!("no capture given (-i CAPTURE) and no *.parquet in the current directory")
+    })?;
+    Ok(path)
+}

@@ -1,0 +1,718 @@
+//! `sockrec query` over the captures in `fixtures/`, recorded by sockrec
+//! itself around a scripted workload (`cargo xtask fixtures`).
+//!
+//! - The reports' numbers are checked against `fixtures/known.toml`, the
+//!   workload's own count of what it did, written with the captures.
+//! - Every report in every format is compared with a snapshot in
+//!   `tests/integration/snapshots/`; `SOCKREC_BLESS=1` rewrites them (after
+//!   `cargo xtask fixtures`, review the diff).
+//! - Bad input — missing, not Parquet, truncated, another schema, a newer
+//!   format version, bad SQL — is one `sockrec: ...` line and exit 1.
+//!
+//! Nothing here needs root: these tests run wherever the analyzer builds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use crate::{
+    ensure,
+    util::{self, TempDir, TestResult, Tests},
+};
+
+pub const TESTS: Tests = &[
+    ("query::list", list),
+    ("query::reports_match_workload", reports_match_workload),
+    ("query::csv_matches_workload", csv_matches_workload),
+    ("query::snapshots", snapshots),
+    ("query::several_hosts", several_hosts),
+    ("query::directory_and_glob", directory_and_glob),
+    ("query::empty_capture", empty_capture),
+    ("query::sql_bytes_match_workload", sql_bytes_match_workload),
+    ("query::name_functions", name_functions),
+    ("query::sql_file", sql_file),
+    (
+        "query::newest_capture_by_default",
+        newest_capture_by_default,
+    ),
+    ("query::bad_missing_file", bad_missing_file),
+    ("query::bad_not_parquet", bad_not_parquet),
+    ("query::bad_truncated", bad_truncated),
+    ("query::bad_other_schema", bad_other_schema),
+    ("query::bad_column_types", bad_column_types),
+    ("query::bad_newer_version", bad_newer_version),
+    ("query::bad_sql", bad_sql),
+    ("query::bad_report_name", bad_report_name),
+    ("query::no_capture_here", no_capture_here),
+    ("query::read_only", read_only),
+    ("query::broken_pipe_is_quiet", broken_pipe_is_quiet),
+    ("query::info_reads_directories", info_reads_directories),
+];
+
+const REPORTS: [&str; 4] = ["sockstat", "sofamily", "soprotocol", "soconnect"];
+const FORMATS: [&str; 4] = ["tool", "table", "csv", "json"];
+/// The fixtures with a workload (`empty` has none).
+const WORKLOADS: [&str; 2] = ["host-a", "host-b"];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures().join(format!("{name}.parquet"))
+}
+
+/// `sockrec query ARGS...`, which must succeed; its stdout.
+pub fn query_ok(args: &[&str]) -> Result<String, String> {
+    let out = util::run(util::sockrec().arg("query").args(args));
+    let stderr = util::stderr(&out);
+    if !out.status.success() || stderr.contains("panicked") {
+        return Err(format!(
+            "sockrec query {args:?}: {:?}\n{stderr}",
+            out.status.code()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `sockrec query ARGS...`, which must fail with one line containing all
+/// of `wanted`.
+fn query_fails(args: &[&str], wanted: &[&str]) -> TestResult {
+    let out = util::run(util::sockrec().arg("query").args(args));
+    check_failure(&out, wanted)
+}
+
+fn check_failure(out: &Output, wanted: &[&str]) -> TestResult {
+    ensure!(
+        out.status.code() == Some(1),
+        "exit {:?}, stderr {:?}",
+        out.status.code(),
+        util::stderr(out)
+    );
+    ensure!(
+        out.stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let line = util::one_error_line(out)?;
+    for w in wanted {
+        ensure!(line.contains(w), "{line:?} lacks {w:?}");
+    }
+    Ok(())
+}
+
+/// `fixtures/known.toml`: section → key → value (strings unquoted). Only
+/// what `cargo xtask fixtures` writes: `[section]` and `"key" = value` or
+/// `key = value` lines, `#` comments.
+fn known() -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    let path = fixtures().join("known.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.to_string();
+            out.entry(section.clone()).or_default();
+            continue;
+        }
+        let (k, v) = line
+            .rsplit_once(" = ")
+            .ok_or_else(|| format!("known.toml: bad line {line:?}"))?;
+        let unquote = |s: &str| s.trim().trim_matches('"').to_string();
+        out.entry(section.clone())
+            .or_default()
+            .insert(unquote(k), unquote(v));
+    }
+    Ok(out)
+}
+
+/// The counts of `[fixture.section]`.
+fn known_counts(fixture: &str, section: &str) -> Result<BTreeMap<String, u64>, String> {
+    let all = known()?;
+    let s = all
+        .get(&format!("{fixture}.{section}"))
+        .ok_or_else(|| format!("known.toml has no [{fixture}.{section}]"))?;
+    s.iter()
+        .map(|(k, v)| Ok((k.clone(), v.parse().map_err(|_| format!("{k} = {v}"))?)))
+        .collect()
+}
+
+pub fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    *map.entry(key.to_string()).or_default() += n;
+}
+
+/// bpftrace map lines (`@name[keys]: count`) → key → count, summed over
+/// the maps printed (sockstat prints one per second). Within one map a key
+/// appears once, as in bpftrace.
+pub fn map_lines(text: &str) -> Result<BTreeMap<String, u64>, String> {
+    let mut out = BTreeMap::new();
+    let mut this_map = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if !line.starts_with('@') {
+            this_map.clear();
+            continue;
+        }
+        let (key, n) = line
+            .rsplit_once(": ")
+            .ok_or_else(|| format!("bad map line {line:?}"))?;
+        let n: u64 = n.parse().map_err(|_| format!("bad count in {line:?}"))?;
+        if !this_map.insert(key.to_string()) {
+            return Err(format!("key {key} twice in one map:\n{text}"));
+        }
+        add(&mut out, key, n);
+    }
+    Ok(out)
+}
+
+/// Simple CSV (no quoted commas in our columns) → rows of cells, header
+/// first.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+fn list() -> TestResult {
+    let out = query_ok(&["--list"])?;
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    ensure!(names == REPORTS, "{out}");
+    ensure!(
+        out.lines().all(|l| l.split_whitespace().count() > 2),
+        "every report has a description: {out}"
+    );
+    Ok(())
+}
+
+/// Each report in its tool format says what the workload did.
+fn reports_match_workload() -> TestResult {
+    for name in WORKLOADS {
+        let f = fixture(name);
+        let f = f.to_str().unwrap();
+
+        // sockstat: per-second maps; summed over the seconds, the calls.
+        let out = query_ok(&["sockstat", "-i", f])?;
+        let got = map_lines(&out)?;
+        let want: BTreeMap<String, u64> = known_counts(name, "sockstat")?
+            .into_iter()
+            .map(|(k, v)| (format!("@[{k}]"), v))
+            .collect();
+        ensure!(
+            got == want,
+            "{name} sockstat: got {got:?}, want {want:?}\n{out}"
+        );
+        ensure!(
+            out.lines().nth(1).is_some_and(is_time_line),
+            "{name} sockstat: no time line after the header:\n{out}"
+        );
+
+        for report in ["sofamily", "soprotocol"] {
+            let out = query_ok(&[report, "-i", f])?;
+            let got = map_lines(&out)?;
+            let want = known_counts(name, report)?;
+            ensure!(
+                got == want,
+                "{name} {report}: got {got:?}, want {want:?}\n{out}"
+            );
+        }
+
+        // soconnect: one line per IP connect, RESULT in words.
+        let out = query_ok(&["soconnect", "-i", f])?;
+        let mut lines = out.lines();
+        let header = lines.next().unwrap_or_default();
+        ensure!(
+            header.split_whitespace().collect::<Vec<_>>()
+                == [
+                    "PID", "PROCESS", "FAM", "ADDRESS", "PORT", "LAT(us)", "RESULT"
+                ],
+            "{header:?}"
+        );
+        let result_at = header.find("RESULT").unwrap();
+        let mut got = BTreeMap::new();
+        for line in lines {
+            add(&mut got, line.get(result_at..).unwrap_or_default(), 1);
+        }
+        let want = known_counts(name, "soconnect")?;
+        ensure!(
+            got == want,
+            "{name} soconnect: got {got:?}, want {want:?}\n{out}"
+        );
+    }
+    Ok(())
+}
+
+fn is_time_line(l: &str) -> bool {
+    let b = l.as_bytes();
+    l.len() == 8
+        && b[2] == b':'
+        && b[5] == b':'
+        && l.replace(':', "").bytes().all(|c| c.is_ascii_digit())
+}
+
+/// The CSV of the map reports has the same numbers, in columns.
+fn csv_matches_workload() -> TestResult {
+    for name in WORKLOADS {
+        let f = fixture(name);
+        let f = f.to_str().unwrap();
+        for report in ["sofamily", "soprotocol"] {
+            let out = query_ok(&[report, "-i", f, "--format", "csv"])?;
+            let rows = csv_rows(&out);
+            let (header, rows) = rows.split_first().ok_or("no header")?;
+            ensure!(
+                header.first().map(String::as_str) == Some("map"),
+                "{header:?}"
+            );
+            ensure!(
+                header.last().map(String::as_str) == Some("count"),
+                "{header:?}"
+            );
+            let mut got = BTreeMap::new();
+            for r in rows {
+                let keys = r[1..r.len() - 1].join(", ");
+                let n: u64 = r.last().unwrap().parse().map_err(|_| format!("{r:?}"))?;
+                add(&mut got, &format!("@{}[{keys}]", r[0]), n);
+            }
+            let want = known_counts(name, report)?;
+            ensure!(
+                got == want,
+                "{name} {report} csv: got {got:?}, want {want:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every report in every format, over host-a, as in the snapshots.
+fn snapshots() -> TestResult {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/snapshots");
+    let bless = std::env::var_os("SOCKREC_BLESS").is_some();
+    let f = fixture("host-a");
+    let mut failures = Vec::new();
+    for report in REPORTS {
+        for format in FORMATS {
+            let out = query_ok(&[report, "-i", f.to_str().unwrap(), "--format", format])?;
+            let path = dir.join(format!("{report}.{format}"));
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &out).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: {e} (SOCKREC_BLESS=1 writes it)", path.display()))?;
+            if out != want {
+                failures.push(format!(
+                    "{}: differs (SOCKREC_BLESS=1 to accept):\n--- want\n{want}\n--- got\n{out}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    ensure!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
+}
+
+/// Two hosts' captures together: counts add up, `host` tells them apart.
+fn several_hosts() -> TestResult {
+    let a = fixture("host-a");
+    let b = fixture("host-b");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let out = query_ok(&["sofamily", "-i", a, "-i", b])?;
+    let got = map_lines(&out)?;
+    let mut want = known_counts("host-a", "sofamily")?;
+    for (k, v) in known_counts("host-b", "sofamily")? {
+        add(&mut want, &k, v);
+    }
+    ensure!(got == want, "got {got:?}, want {want:?}");
+
+    let out = query_ok(&[
+        "-e",
+        "SELECT host, count(*) AS n FROM events GROUP BY host ORDER BY host",
+        "-i",
+        a,
+        "-i",
+        b,
+        "--format",
+        "csv",
+    ])?;
+    let k = known()?;
+    let want = format!(
+        "host,n\n{},{}\n{},{}\n",
+        k["host-a"]["host"], k["host-a"]["events"], k["host-b"]["host"], k["host-b"]["events"]
+    );
+    ensure!(out == want, "got {out:?}, want {want:?}");
+
+    // soconnect names the host when there are several (PIDs are per host).
+    let out = query_ok(&["soconnect", "-i", a, "-i", b])?;
+    ensure!(out.starts_with("HOST "), "{out}");
+    let rows = out.lines().skip(1).count() as u64;
+    let want: u64 = ["host-a", "host-b"]
+        .iter()
+        .map(|n| known_counts(n, "soconnect").map(|c| c.values().sum::<u64>()))
+        .sum::<Result<u64, String>>()?;
+    ensure!(rows == want, "{rows} soconnect lines, want {want}:\n{out}");
+
+    // The same file twice is read once.
+    let out = query_ok(&[
+        "-e",
+        "SELECT count(*) AS n FROM events",
+        "-i",
+        a,
+        "-i",
+        a,
+        "--format",
+        "csv",
+    ])?;
+    ensure!(out == format!("n\n{}\n", k["host-a"]["events"]), "{out:?}");
+    Ok(())
+}
+
+/// A directory reads its *.parquet files; a quoted glob is expanded; the
+/// `capture` column names the file.
+fn directory_and_glob() -> TestResult {
+    let k = known()?;
+    let total: u64 = ["host-a", "host-b", "empty"]
+        .iter()
+        .map(|n| k[*n]["events"].parse::<u64>().unwrap())
+        .sum();
+    let dir = fixtures();
+    let sql = "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM events";
+    let out = query_ok(&["-e", sql, "-i", dir.to_str().unwrap(), "--format", "csv"])?;
+    ensure!(out == format!("n,hosts\n{total},2\n"), "{out:?}");
+
+    let pattern = format!("{}/host-*.parquet", dir.display());
+    let sql = "SELECT capture, count(*) AS n FROM events GROUP BY capture ORDER BY capture";
+    let out = query_ok(&["-e", sql, "-i", &pattern, "--format", "csv"])?;
+    let want = format!(
+        "capture,n\n{},{}\n{},{}\n",
+        fixture("host-a").display(),
+        k["host-a"]["events"],
+        fixture("host-b").display(),
+        k["host-b"]["events"]
+    );
+    ensure!(out == want, "got {out:?}, want {want:?}");
+
+    let pattern = format!("{}/nothing-*.parquet", dir.display());
+    query_fails(
+        &["sofamily", "-i", &pattern],
+        &["nothing-*.parquet", "no file matches"],
+    )
+}
+
+/// A capture with no rows: each report prints its header and nothing else.
+fn empty_capture() -> TestResult {
+    let f = fixture("empty");
+    let f = f.to_str().unwrap();
+    ensure!(
+        known()?["empty"]["events"] == "0",
+        "empty.parquet has events"
+    );
+    for report in REPORTS {
+        let out = query_ok(&[report, "-i", f])?;
+        ensure!(!out.is_empty(), "{report}: no header");
+        ensure!(
+            !out.lines().any(|l| l.starts_with('@'))
+                && out.lines().filter(|l| !l.is_empty()).count() == 1,
+            "{report} printed more than its header:\n{out}"
+        );
+        let out = query_ok(&[report, "-i", f, "--format", "csv"])?;
+        ensure!(out.lines().count() == 1, "{report} csv: {out:?}");
+        let out = query_ok(&[report, "-i", f, "--format", "json"])?;
+        ensure!(out.trim() == "[]", "{report} json: {out:?}");
+    }
+    Ok(())
+}
+
+/// Ad hoc SQL: bytes sent and received, as the workload counted them.
+fn sql_bytes_match_workload() -> TestResult {
+    for name in WORKLOADS {
+        let f = fixture(name);
+        let sql = "SELECT kind, sum(bytes) AS bytes FROM events \
+                   WHERE kind IN ('send', 'recv') GROUP BY kind ORDER BY kind";
+        let out = query_ok(&["-e", sql, "-i", f.to_str().unwrap(), "--format", "csv"])?;
+        let want = known_counts(name, "bytes")?;
+        let want = format!("kind,bytes\nrecv,{}\nsend,{}\n", want["recv"], want["send"]);
+        ensure!(out == want, "{name}: got {out:?}, want {want:?}");
+    }
+    Ok(())
+}
+
+fn name_functions() -> TestResult {
+    let sql = "SELECT af_name(10) AS a, sock_type_name(2) AS b, proto_name(6) AS c, \
+               proto_short(1, 0) AS d, proto_short(17) AS e, errno_name(111) AS f, \
+               errno_message(111) AS g, errno_message(0) AS h, errno_message(133) AS i, \
+               errno_message(4095) AS j, af_name(NULL) AS k, errno_name(-1) AS l";
+    let f = fixture("host-a");
+    let out = query_ok(&["-e", sql, "-i", f.to_str().unwrap(), "--format", "csv"])?;
+    let want = "a,b,c,d,e,f,g,h,i,j,k,l\n\
+                AF_INET6,SOCK_DGRAM,IPPROTO_TCP,UNIX,UDP,ECONNREFUSED,Connection refused,\
+                Success,Memory page has hardware error,Unknown error 4095,,\n";
+    ensure!(out == want, "got {out:?}, want {want:?}");
+
+    // On the capture's own columns (UInt16, Int32).
+    let sql = "SELECT errno_name(errno) AS e, count(*) AS n FROM events \
+               WHERE kind = 'connect' AND errno IS NOT NULL GROUP BY e";
+    let out = query_ok(&["-e", sql, "-i", f.to_str().unwrap(), "--format", "csv"])?;
+    let refused = known_counts("host-a", "soconnect")?["Connection refused"];
+    ensure!(out == format!("e,n\nECONNREFUSED,{refused}\n"), "{out:?}");
+    Ok(())
+}
+
+/// A path runs that file, in a table by default.
+fn sql_file() -> TestResult {
+    let dir = TempDir::new("query-file");
+    let file = dir.path().join("kinds.sql");
+    std::fs::write(
+        &file,
+        "-- events per kind\nSELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY kind;\n",
+    )
+    .unwrap();
+    let f = fixture("host-a");
+    let out = query_ok(&[file.to_str().unwrap(), "-i", f.to_str().unwrap()])?;
+    ensure!(
+        out.starts_with("+--") && out.contains("| kind ") && out.contains("| connect "),
+        "{out}"
+    );
+    query_fails(
+        &[
+            file.to_str().unwrap(),
+            "-i",
+            f.to_str().unwrap(),
+            "--format",
+            "tool",
+        ],
+        &["--format tool", "built-in"],
+    )
+}
+
+/// Without -i: the newest *.parquet of the current directory, named on
+/// stderr.
+fn newest_capture_by_default() -> TestResult {
+    let dir = TempDir::new("query-newest");
+    let old = dir.path().join("old.parquet");
+    let new = dir.path().join("new.parquet");
+    std::fs::copy(fixture("host-b"), &old).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::copy(fixture("host-a"), &new).unwrap();
+    let out = util::run(util::sockrec().current_dir(dir.path()).args([
+        "query",
+        "-e",
+        "SELECT DISTINCT host FROM events",
+        "--format",
+        "csv",
+    ]));
+    ensure!(out.status.success(), "{}", util::stderr(&out));
+    let host = &known()?["host-a"]["host"];
+    ensure!(
+        String::from_utf8_lossy(&out.stdout) == format!("host\n{host}\n"),
+        "{out:?}"
+    );
+    ensure!(
+        util::stderr(&out).contains("new.parquet"),
+        "{}",
+        util::stderr(&out)
+    );
+    Ok(())
+}
+
+fn bad_missing_file() -> TestResult {
+    query_fails(
+        &["sofamily", "-i", "/nonexistent/capture.parquet"],
+        &["/nonexistent/capture.parquet", "no such file"],
+    )
+}
+
+fn bad_not_parquet() -> TestResult {
+    let dir = TempDir::new("query-junk");
+    let f = dir.path().join("junk.parquet");
+    std::fs::write(&f, b"this is not a parquet file at all").unwrap();
+    query_fails(
+        &["sofamily", "-i", f.to_str().unwrap()],
+        &["junk.parquet", "not a Parquet file"],
+    )
+}
+
+fn bad_truncated() -> TestResult {
+    let dir = TempDir::new("query-truncated");
+    let f = dir.path().join("cut.parquet");
+    let bytes = std::fs::read(fixture("host-a")).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    query_fails(
+        &["sofamily", "-i", f.to_str().unwrap()],
+        &["cut.parquet", "damaged Parquet file"],
+    )
+}
+
+/// Parquet, but not a capture: no sockrec metadata.
+fn bad_other_schema() -> TestResult {
+    let dir = TempDir::new("query-other");
+    let f = dir.path().join("other.parquet");
+    let batch = arrow_array::RecordBatch::try_from_iter([(
+        "a",
+        Arc::new(arrow_array::Int32Array::from(vec![1, 2])) as arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    write_parquet(&f, &[batch], &[]);
+    query_fails(
+        &["sofamily", "-i", f.to_str().unwrap()],
+        &["other.parquet", "not a sockrec capture"],
+    )
+}
+
+/// sockrec's metadata on other columns: says which column is wrong.
+fn bad_column_types() -> TestResult {
+    let dir = TempDir::new("query-types");
+    let f = dir.path().join("types.parquet");
+    let batch = arrow_array::RecordBatch::try_from_iter([(
+        "time",
+        Arc::new(arrow_array::Int32Array::from(vec![1, 2])) as arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    write_parquet(&f, &[batch], &[("sockrec.format_version", "1")]);
+    query_fails(
+        &["sofamily", "-i", f.to_str().unwrap()],
+        &["types.parquet", "not a sockrec capture", "\"time\""],
+    )
+}
+
+/// host-a's rows, rewritten as format version 2.
+fn bad_newer_version() -> TestResult {
+    let dir = TempDir::new("query-v2");
+    let f = dir.path().join("v2.parquet");
+    let file = std::fs::File::open(fixture("host-a")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    write_parquet(&f, &batches, &[("sockrec.format_version", "2")]);
+    query_fails(
+        &["sofamily", "-i", f.to_str().unwrap()],
+        &["v2.parquet", "capture format version 2 is newer"],
+    )
+}
+
+fn write_parquet(path: &Path, batches: &[arrow_array::RecordBatch], meta: &[(&str, &str)]) {
+    use parquet::file::metadata::KeyValue;
+    let kv = meta
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.to_string(), v.to_string()))
+        .collect();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), Some(props)).unwrap();
+    for b in batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+}
+
+fn bad_sql() -> TestResult {
+    let f = fixture("host-a");
+    let f = f.to_str().unwrap();
+    query_fails(
+        &["-e", "SELEC kind FROM events", "-i", f],
+        &["-e: sql parser error", "SELEC"],
+    )?;
+    query_fails(&["-e", "SELECT nope FROM events", "-i", f], &["nope"])?;
+    query_fails(&["-e", "SELECT * FROM other", "-i", f], &["other"])
+}
+
+fn bad_report_name() -> TestResult {
+    let f = fixture("host-a");
+    query_fails(
+        &["sofamly", "-i", f.to_str().unwrap()],
+        &["sofamly", "no such file", "sofamily"],
+    )
+}
+
+fn no_capture_here() -> TestResult {
+    let dir = TempDir::new("query-none");
+    let out = util::run(
+        util::sockrec()
+            .current_dir(dir.path())
+            .args(["query", "sofamily"]),
+    );
+    check_failure(&out, &["no capture given", "-i"])
+}
+
+/// Queries can't write: no COPY, CREATE or INSERT.
+fn read_only() -> TestResult {
+    let dir = TempDir::new("query-ro");
+    let target = dir.path().join("out.csv");
+    let f = fixture("host-a");
+    let copy = format!("COPY (SELECT 1) TO '{}'", target.display());
+    query_fails(
+        &["-e", &copy, "-i", f.to_str().unwrap()],
+        &["not supported"],
+    )?;
+    ensure!(!target.exists(), "COPY wrote {}", target.display());
+    query_fails(
+        &[
+            "-e",
+            "CREATE TABLE t AS SELECT 1",
+            "-i",
+            f.to_str().unwrap(),
+        ],
+        &["not supported"],
+    )
+}
+
+/// `sockrec query ... | head`: no error when the reader goes away.
+fn broken_pipe_is_quiet() -> TestResult {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    let f = fixture("host-a");
+    // ~10k rows of everything: far more than a pipe buffer.
+    let mut child = util::sockrec()
+        .args([
+            "query",
+            "-e",
+            "SELECT * FROM events a CROSS JOIN events b",
+            "--format",
+            "csv",
+            "-i",
+        ])
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sockrec");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe closes.
+    let out = child.wait_with_output().unwrap();
+    ensure!(first.starts_with("time,"), "{first:?}");
+    ensure!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        util::stderr(&out)
+    );
+    ensure!(out.stderr.is_empty(), "{}", util::stderr(&out));
+    Ok(())
+}
+
+/// `sockrec info` takes directories (and globs) as `query -i` does.
+fn info_reads_directories() -> TestResult {
+    let out = util::run(util::sockrec().arg("info").arg(fixtures()));
+    ensure!(out.status.success(), "{}", util::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["empty", "host-a", "host-b"] {
+        ensure!(
+            text.contains(&format!("{name}.parquet")),
+            "no {name}: {text}"
+        );
+    }
+    Ok(())
+}
