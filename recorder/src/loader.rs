@@ -144,8 +144,9 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
         skipped: Vec::new(),
     };
     let excluded = std::env::var("SOCKREC_EXCLUDE_PROBES").unwrap_or_default();
+    let excluded = probes::split_names(&excluded);
     for way in probes::ways(kind) {
-        if excluded.split(',').any(|p| p.trim() == way.probe) {
+        if excluded.contains(&way.probe) {
             outcome
                 .skipped
                 .push((way.probe, "excluded by SOCKREC_EXCLUDE_PROBES".to_string()));
@@ -156,7 +157,12 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
                 outcome.attached = Some(way.probe);
                 break;
             }
-            Err(e) => outcome.skipped.push((way.probe, format!("{e:#}"))),
+            Err(e) => {
+                // A way is all its programs or none: one that attached
+                // before another failed would double or skew the events.
+                unload_way(ebpf, way);
+                outcome.skipped.push((way.probe, format!("{e:#}")));
+            }
         }
     }
     outcome
@@ -202,16 +208,27 @@ fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
     Ok(())
 }
 
+/// Detaches and unloads `way`'s programs, whichever of them were attached.
+fn unload_way(ebpf: &mut Ebpf, way: &probes::Way) {
+    for p in way.programs {
+        unload(ebpf, p.program);
+    }
+}
+
+fn unload(ebpf: &mut Ebpf, name: &str) {
+    match ebpf.program_mut(name) {
+        Some(Program::TracePoint(p)) => drop(p.unload()),
+        Some(Program::RawTracePoint(p)) => drop(p.unload()),
+        Some(Program::FExit(p)) => drop(p.unload()),
+        Some(Program::KProbe(p)) => drop(p.unload()),
+        _ => {}
+    }
+}
+
 /// Detaches every program so no new event is produced; the maps stay.
 pub fn detach_all(ebpf: &mut Ebpf) {
     let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
     for name in names {
-        match ebpf.program_mut(&name) {
-            Some(Program::TracePoint(p)) => drop(p.unload()),
-            Some(Program::RawTracePoint(p)) => drop(p.unload()),
-            Some(Program::FExit(p)) => drop(p.unload()),
-            Some(Program::KProbe(p)) => drop(p.unload()),
-            _ => {}
-        }
+        unload(ebpf, &name);
     }
 }

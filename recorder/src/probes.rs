@@ -4,8 +4,6 @@
 //! loads and attaches on the running kernel; what was tried and why it was
 //! passed over goes into the capture's metadata (`sockrec.probes`).
 //!
-//! | kind        | ways, in order                                         | kernels       |
-//! |-------------|--------------------------------------------------------|---------------|
 //! | kind | ways, in order | kernels |
 //! |------|----------------|---------|
 //! | socket…accept4 | `syscalls:sys_enter_X` + `syscalls:sys_exit_X` tracepoints | all with syscall tracepoints (CONFIG_FTRACE_SYSCALLS) |
@@ -14,15 +12,17 @@
 //! |      | 3. fexit on `inet_sendmsg`, `inet6_sendmsg`, `unix_stream_sendmsg`, `unix_dgram_sendmsg` (INET, INET6, UNIX only) | 5.5+ where trampolines are allowed |
 //! |      | 4. fexit `sock_sendmsg` | the same, where it is not inlined |
 //! |      | 5. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
-//! | recv | the same five on `sock_recv_length` / `*_recvmsg` | |
+//! |      | 6. `syscalls:sys_enter/exit_{sendto,sendmsg}` tracepoints: send(2), sendto(2), sendmsg(2) only, not write(2) on a socket (see ebpf/sockrec-ebpf/src/sock_msg_syscalls.rs) | all with syscall tracepoints |
+//! | recv | the same six on `sock_recv_length` / `*_recvmsg` / `{recvfrom,recvmsg}` | |
 //!
 //! Way 3 comes before 4 because Debian's 6.1 inlines `sock_sendmsg()` into
 //! `__sys_sendto()`: a probe on it attaches fine and then misses every
 //! send(2) (see ebpf/sockrec-ebpf/src/proto_msg_fexit.rs).
 //!
 //! Probes whose names are listed in `SOCKREC_EXCLUDE_PROBES` (comma-separated,
-//! e.g. `rawtracepoint:sock_send_length`) are passed over, so the later ways
-//! can be exercised on a kernel that has the earlier ones.
+//! e.g. `rawtracepoint:sock_send_length`; commas inside `{...}` belong to the
+//! name) are passed over, so the later ways can be exercised on a kernel
+//! that has the earlier ones.
 
 use sockrec_common::EventKind;
 
@@ -118,7 +118,7 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
     // The eBPF object names each program after its way and target:
     // raw_X, X (tracepoint), fexit_F, kprobe_F, kretprobe_F.
     macro_rules! message {
-        ($tp:literal, $func:literal, $op:literal) => {
+        ($tp:literal, $func:literal, $op:literal, $call1:literal, $call2:literal) => {
             const {
                 &[
                     Way {
@@ -155,6 +155,15 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
                             kretprobe(concat!("kretprobe_", $func), $func),
                         ],
                     },
+                    Way {
+                        probe: concat!("tracepoint:syscalls:sys_enter_{", $call1, ",", $call2, "}"),
+                        programs: &[
+                            tp(concat!("sys_enter_", $call1), "syscalls"),
+                            tp(concat!("sys_exit_", $call1), "syscalls"),
+                            tp(concat!("sys_enter_", $call2), "syscalls"),
+                            tp(concat!("sys_exit_", $call2), "syscalls"),
+                        ],
+                    },
                 ]
             }
         };
@@ -166,9 +175,42 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::Connect => syscall!("sys_enter_connect", "sys_exit_connect"),
         EventKind::Accept => syscall!("sys_enter_accept", "sys_exit_accept"),
         EventKind::Accept4 => syscall!("sys_enter_accept4", "sys_exit_accept4"),
-        EventKind::Send => message!("sock_send_length", "sock_sendmsg", "sendmsg"),
-        EventKind::Recv => message!("sock_recv_length", "sock_recvmsg", "recvmsg"),
+        EventKind::Send => message!(
+            "sock_send_length",
+            "sock_sendmsg",
+            "sendmsg",
+            "sendto",
+            "sendmsg"
+        ),
+        EventKind::Recv => message!(
+            "sock_recv_length",
+            "sock_recvmsg",
+            "recvmsg",
+            "recvfrom",
+            "recvmsg"
+        ),
     }
+}
+
+/// Splits a comma-separated list of way names (`SOCKREC_EXCLUDE_PROBES`);
+/// commas inside `{...}` are part of a name.
+pub fn split_names(list: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let (mut depth, mut start) = (0u32, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                names.push(list[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    names.push(list[start..].trim());
+    names.retain(|n| !n.is_empty());
+    names
 }
 
 /// What happened to one event kind at attach time.
@@ -230,6 +272,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn excluded_names_keep_their_braces() {
+        assert_eq!(
+            split_names("rawtracepoint:sock_send_length, fexit:{inet,inet6}_sendmsg,,kprobe:x"),
+            [
+                "rawtracepoint:sock_send_length",
+                "fexit:{inet,inet6}_sendmsg",
+                "kprobe:x"
+            ]
+        );
+        assert!(split_names("").is_empty());
+    }
+
     /// Every kind has at least one way, and a way's name says where its
     /// programs attach, after the prefix of its kind of attachment: a
     /// `{a,b}` name names every program; otherwise the name is the first
@@ -253,10 +308,12 @@ mod tests {
                         Attach::FExit => "fexit:",
                         Attach::KProbe | Attach::KRetProbe => "kprobe:",
                     };
+                    // An exit is named by its entry (`sys_enter_X` for `sys_exit_X`).
+                    let entry = p.target.replace("sys_exit_", "sys_enter_");
                     assert!(
                         names
                             .iter()
-                            .any(|n| n.starts_with(prefix) && n.ends_with(p.target)),
+                            .any(|n| n.starts_with(prefix) && n.ends_with(&entry)),
                         "{} does not name {p:?}",
                         way.probe
                     );

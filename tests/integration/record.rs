@@ -22,6 +22,10 @@ pub const TESTS: Tests = &[
         "record::known_workload_through_fallback_probes",
         known_workload_through_fallback_probes,
     ),
+    (
+        "record::known_workload_through_syscall_probes",
+        known_workload_through_syscall_probes,
+    ),
     ("record::probes_lists_the_plan", probes_lists_the_plan),
     (
         "record::default_capture_name_and_mode",
@@ -189,6 +193,27 @@ fn known_workload_through_fallback_probes() -> TestResult {
     known_workload(
         "rawtracepoint:sock_send_length,rawtracepoint:sock_recv_length",
         next,
+    )
+}
+
+/// The same capture when messages come from the plan's last resort, the
+/// send/recv syscall tracepoints, every other way excluded: the known
+/// workload sends with send(2) and receives with recv(2), which it sees.
+fn known_workload_through_syscall_probes() -> TestResult {
+    let mut exclude = Vec::new();
+    for (tp, func, op) in [
+        ("sock_send_length", "sock_sendmsg", "sendmsg"),
+        ("sock_recv_length", "sock_recvmsg", "recvmsg"),
+    ] {
+        exclude.push(format!("rawtracepoint:{tp}"));
+        exclude.push(format!("tracepoint:sock:{tp}"));
+        exclude.push(format!("fexit:{{inet,inet6,unix_stream,unix_dgram}}_{op}"));
+        exclude.push(format!("fexit:{func}"));
+        exclude.push(format!("kprobe:{func}"));
+    }
+    known_workload(
+        &exclude.join(","),
+        Some("tracepoint:syscalls:sys_enter_{sendto,sendmsg}"),
     )
 }
 

@@ -52,7 +52,7 @@ fn read(base: u64, spec: &FieldSpec) -> Option<u64> {
 /// if `fd` is not an open socket. Walks current->files->fdt->fd[fd] as
 /// `fget()` would (fs/file.c), without taking a reference.
 #[inline(always)]
-fn socket_of_fd(fd: i64) -> Option<u64> {
+pub fn socket_of_fd(fd: i64) -> Option<u64> {
     if fd < 0 {
         return None;
     }

@@ -35,6 +35,8 @@ mod sock_msg_fexit;
 #[cfg(target_arch = "bpf")]
 mod sock_msg_kprobe;
 #[cfg(target_arch = "bpf")]
+mod sock_msg_syscalls;
+#[cfg(target_arch = "bpf")]
 mod syscalls;
 
 #[cfg(target_arch = "bpf")]

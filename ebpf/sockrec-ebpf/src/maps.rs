@@ -16,8 +16,9 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 #[map]
 pub static PENDING: HashMap<u64, PendingCall> = HashMap::with_max_entries(16384, 0);
 
-/// kprobe way for messages: the `struct socket *` and flags seen at entry,
-/// by `pid_tgid`, until the kretprobe.
+/// kprobe and syscall ways for messages: the `struct socket *` and the
+/// flags (kind in the upper 32 bits) seen at entry, by `pid_tgid`, until the
+/// return (`messages::save_pending` / `finish_pending`).
 #[map]
 pub static MSG_PENDING: HashMap<u64, [u64; 2]> = HashMap::with_max_entries(16384, 0);
 

@@ -17,8 +17,9 @@ use aya_ebpf::{
 use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MessageEvent};
 
 use crate::{
-    config::{current_pid_tgid, should_trace},
+    config::{FIELDS, current_pid_tgid, should_trace},
     emit, kernel,
+    maps::MSG_PENDING,
     syscalls::fill_task,
 };
 
@@ -100,4 +101,31 @@ pub fn raw_sock_send_length(ctx: RawTracePointContext) -> u32 {
 #[raw_tracepoint(tracepoint = "sock_recv_length")]
 pub fn raw_sock_recv_length(ctx: RawTracePointContext) -> u32 {
     raw_message(&ctx, EventKind::Recv)
+}
+
+/// For the ways that see a message's start and its end apart (kprobe +
+/// kretprobe, syscall enter + exit): saves the `struct socket *` and flags
+/// by thread until [`finish_pending`].
+#[inline(always)]
+pub fn save_pending(kind: EventKind, pid_tgid: u64, socket: u64, flags: u32) {
+    // The kind rides with the flags so an exit is paired only with its own
+    // kind of entry (a stale entry of a thread that died in the call).
+    let tagged = (flags as u64) | ((kind as u64) << 32);
+    let _ = MSG_PENDING.insert(&pid_tgid, &[socket, tagged], 0);
+}
+
+/// The end of a message whose start [`save_pending`] saved: emits it with
+/// `ret`, the byte count or -errno.
+#[inline(always)]
+pub fn finish_pending(kind: EventKind, pid_tgid: u64, ret: i32) {
+    let Some(saved) = (unsafe { MSG_PENDING.get(&pid_tgid) }) else {
+        return;
+    };
+    let [socket, tagged] = *saved;
+    let _ = MSG_PENDING.remove(&pid_tgid);
+    if tagged >> 32 != kind as u64 {
+        return;
+    }
+    let sk = kernel::sock_of_socket(socket, &FIELDS);
+    emit_from_sock(kind, pid_tgid, sk, ret, tagged as u32 as i32);
 }

@@ -16,10 +16,8 @@ use aya_ebpf::{
 use sockrec_common::EventKind;
 
 use crate::{
-    config::{FIELDS, current_pid_tgid, should_trace},
-    kernel,
-    maps::MSG_PENDING,
-    messages::emit_from_sock,
+    config::{current_pid_tgid, should_trace},
+    messages::{finish_pending, save_pending},
 };
 
 #[inline(always)]
@@ -34,20 +32,13 @@ fn entry(ctx: &ProbeContext, kind: EventKind) -> u32 {
     } else {
         0
     };
-    let _ = MSG_PENDING.insert(&pid_tgid, &[sock, flags], 0);
+    save_pending(kind, pid_tgid, sock, flags as u32);
     0
 }
 
 #[inline(always)]
 fn exit(ctx: &RetProbeContext, kind: EventKind) -> u32 {
-    let pid_tgid = current_pid_tgid();
-    let Some(saved) = (unsafe { MSG_PENDING.get(&pid_tgid) }) else {
-        return 0;
-    };
-    let [sock, flags] = *saved;
-    let _ = MSG_PENDING.remove(&pid_tgid);
-    let sk = kernel::sock_of_socket(sock, &FIELDS);
-    emit_from_sock(kind, pid_tgid, sk, ctx.ret::<i32>(), flags as i32);
+    finish_pending(kind, current_pid_tgid(), ctx.ret::<i32>());
     0
 }
 

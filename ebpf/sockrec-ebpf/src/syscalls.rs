@@ -32,7 +32,7 @@ use crate::{
 
 /// Syscall argument `i` (or, at exit, the return value for `i == 0`).
 #[inline(always)]
-fn arg(ctx: &TracePointContext, i: usize) -> u64 {
+pub(crate) fn arg(ctx: &TracePointContext, i: usize) -> u64 {
     // Direct context loads are cheaper than bpf_probe_read and allowed for
     // tracepoint records.
     unsafe { *(ctx.as_ptr() as *const u64).add(2 + i) }
