@@ -11,7 +11,7 @@ use aya::{
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
     programs::{FExit, KProbe, Program, RawTracePoint, TracePoint},
 };
-use sockrec_common::{EventKind, PendingCall};
+use sockrec_common::{EventKind, MessageBatch, PendingCall};
 use std::path::Path;
 
 use crate::{
@@ -26,6 +26,9 @@ pub struct Loaded {
     pub events: RingBuf<MapData>,
     pub pending: HashMap<MapData, u64, PendingCall>,
     pub lost: PerCpuArray<MapData, u64>,
+    /// Each CPU's messages not yet in `events` (SEND_BATCH, RECV_BATCH):
+    /// read once the programs are detached.
+    pub batches: Vec<PerCpuArray<MapData, MessageBatch>>,
     pub outcomes: Vec<ProbeOutcome>,
     /// For each kind (indexed by its wire value), the probe that catches it.
     pub probe_of_kind: [&'static str; 9],
@@ -118,11 +121,16 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
     let events = RingBuf::try_from(take(&mut ebpf, "EVENTS")?)?;
     let pending = HashMap::try_from(take(&mut ebpf, "PENDING")?)?;
     let lost = PerCpuArray::try_from(take(&mut ebpf, "LOST")?)?;
+    let batches = ["SEND_BATCH", "RECV_BATCH"]
+        .into_iter()
+        .map(|name| Ok(PerCpuArray::try_from(take(&mut ebpf, name)?)?))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Loaded {
         ebpf,
         events,
         pending,
         lost,
+        batches,
         outcomes,
         probe_of_kind,
     })

@@ -10,7 +10,7 @@
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, PerCpuArray};
 use sockrec_capture::{CaptureMeta, CaptureWriter};
-use sockrec_common::{EventKind, FLAG_IN_FLIGHT, MessageEvent, SocketEvent};
+use sockrec_common::{EventKind, FLAG_IN_FLIGHT, MESSAGE_BATCH, MessageEvent, SocketEvent};
 use std::{
     io::Write as _,
     sync::{
@@ -184,6 +184,17 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
             break;
         }
     }
+    // Messages the CPUs still held in their batches.
+    for map in &loaded.batches {
+        let Ok(per_cpu) = map.get(&0, 0) else {
+            continue;
+        };
+        for held in per_cpu.iter() {
+            let len = (held.len as usize).min(MESSAGE_BATCH);
+            batch.extend(held.events[..len].iter().map(MessageEvent::to_socket_event));
+            events += len as u64;
+        }
+    }
     let mut in_flight = 0u64;
     for entry in loaded.pending.iter() {
         let Ok((_, call)) = entry else { continue };
@@ -224,20 +235,19 @@ fn drain(
         let Some(item) = ring.next() else {
             return (n, false);
         };
-        // SAFETY: the kernel wrote a whole record of the layout its length
+        // SAFETY: the kernel wrote whole records of the layout the length
         // names (repr(C), any bit pattern valid); read unaligned to be safe.
-        let ev = match item.len() {
-            SOCKET_EVENT => unsafe {
-                std::ptr::read_unaligned(item.as_ptr().cast::<SocketEvent>())
-            },
-            MESSAGE_EVENT => {
-                unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<MessageEvent>()) }
-                    .to_socket_event()
+        if item.len() == SOCKET_EVENT {
+            batch.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<SocketEvent>()) });
+            n += 1;
+        } else {
+            // A CPU's batch of messages (MessageBatch): 64 bytes each.
+            for msg in item.chunks_exact(MESSAGE_EVENT) {
+                let ev = unsafe { std::ptr::read_unaligned(msg.as_ptr().cast::<MessageEvent>()) };
+                batch.push(ev.to_socket_event());
+                n += 1;
             }
-            _ => continue,
-        };
-        batch.push(ev);
-        n += 1;
+        }
     }
     (n, true)
 }
@@ -281,7 +291,12 @@ fn write_loop(
     loop {
         let timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(timeout) {
-            Ok(ToWriter::Batch(events)) => {
+            Ok(ToWriter::Batch(mut events)) => {
+                // The ring holds records in the order CPUs handed them over,
+                // and messages come in per-CPU batches (MessageBatch): put
+                // each drained chunk in time order, which readers expect
+                // and the delta-encoded time columns compress far better.
+                events.sort_by_key(|ev| ev.time_ns);
                 for ev in &events {
                     writer.push(ev, probe(ev.kind));
                 }

@@ -8,6 +8,7 @@
 //! when traffic is light (kernel/bpf/ringbuf.c, `bpf_ringbuf_commit`).
 
 use aya_ebpf::maps::ring_buf::RingBufEntry;
+use sockrec_common::MessageEvent;
 
 use crate::{
     config::wakeup_bytes,
@@ -31,19 +32,40 @@ pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
 /// Submits a filled event, waking user space only when enough is waiting.
 #[inline(always)]
 pub fn submit<T>(entry: RingBufEntry<T>) {
-    let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= wakeup_bytes() {
+    entry.submit(wakeup_flag());
+}
+
+/// Copies a batch of messages into the ring buffer as one record, or counts
+/// them all lost.
+#[inline(always)]
+pub fn output_messages(events: &[MessageEvent]) {
+    if EVENTS
+        .output::<[MessageEvent]>(events, wakeup_flag())
+        .is_err()
+    {
+        count_lost_n(events.len() as u64);
+    }
+}
+
+#[inline(always)]
+fn wakeup_flag() -> u64 {
+    if EVENTS.query(BPF_RB_AVAIL_DATA) >= wakeup_bytes() {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
-    };
-    entry.submit(flags);
+    }
 }
 
 /// One more event this CPU could not deliver.
 #[inline(always)]
 pub fn count_lost() {
+    count_lost_n(1);
+}
+
+#[inline(always)]
+fn count_lost_n(lost: u64) {
     if let Some(n) = LOST.get_ptr_mut(0) {
         // Per-CPU slot: no other writer can race with us.
-        unsafe { *n += 1 };
+        unsafe { *n += lost };
     }
 }

@@ -4,12 +4,22 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
 };
-use sockrec_common::PendingCall;
+use sockrec_common::{MessageBatch, PendingCall};
 
 /// Every event, in the order the CPUs reserved them. Its size is set by user
 /// space at load time (`--buffer-size`); the value here is a placeholder.
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
+
+/// Each CPU's sends and receives not yet handed to [`EVENTS`], one map per
+/// program so that no two programs ever write one batch: a program does not
+/// run again on a CPU where it is already running (the kernel's per-program
+/// recursion guard, `bpf_prog->active`), and user space reads them only once
+/// every program is detached.
+#[map]
+pub static SEND_BATCH: PerCpuArray<MessageBatch> = PerCpuArray::with_max_entries(1, 0);
+#[map]
+pub static RECV_BATCH: PerCpuArray<MessageBatch> = PerCpuArray::with_max_entries(1, 0);
 
 /// Calls seen at entry whose exit has not come yet, keyed by `pid_tgid`.
 /// What is left here when recording stops is written as "in flight".

@@ -9,19 +9,24 @@
 //! (8), `__u16 family` (16), `__u16 protocol` (18), `int ret` (20), `int
 //! flags` (24); `ret` is the byte count or -errno.
 
+use aya_ebpf::maps::PerCpuArray;
 use aya_ebpf::{
     EbpfContext,
     macros::{raw_tracepoint, tracepoint},
     programs::{RawTracePointContext, TracePointContext},
 };
-use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MessageEvent};
+use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MESSAGE_BATCH, MessageBatch, MessageEvent};
 
 use crate::{
     config::{FIELDS, current_pid_tgid, should_trace},
     emit, kernel,
-    maps::MSG_PENDING,
+    maps::{MSG_PENDING, RECV_BATCH, SEND_BATCH},
     syscalls::fill_task,
 };
+
+/// A batch is handed over once its first message is this old, so a CPU
+/// with little traffic does not hold messages back for long.
+const BATCH_AGE_NS: u64 = 100_000_000;
 
 #[inline(always)]
 fn message(ctx: &TracePointContext, kind: EventKind) -> u32 {
@@ -42,7 +47,7 @@ fn message(ctx: &TracePointContext, kind: EventKind) -> u32 {
     };
     // The record has family and protocol; only the type needs the socket.
     let sock = (family, kernel::sock_type(sk), protocol);
-    emit_message(kind, pid_tgid, ret, flags, sock);
+    emit_batched(kind, pid_tgid, ret, flags, sock);
     0
 }
 
@@ -72,6 +77,49 @@ fn emit_message(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16
     emit::submit(entry);
 }
 
+/// The batch of the program catching `kind`: the tracepoint and raw
+/// tracepoint ways have one program per kind, so one batch per kind.
+#[inline(always)]
+fn batch_of(kind: EventKind) -> &'static PerCpuArray<MessageBatch> {
+    if kind == EventKind::Send {
+        &SEND_BATCH
+    } else {
+        &RECV_BATCH
+    }
+}
+
+/// Adds one message to this CPU's batch for `kind`, handing the batch over
+/// when it is full or old (see [`MessageBatch`]). Only for ways with one
+/// program per kind: each batch must have a single writer per CPU.
+#[inline(always)]
+fn emit_batched(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16, u16, u16)) {
+    let Some(batch) = batch_of(kind).get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's value; no other program writes it (see maps.rs).
+    let batch = unsafe { &mut *batch };
+    let i = batch.len as usize;
+    if i >= MESSAGE_BATCH {
+        // Never so (it is reset on reaching it); bounds the index for the verifier.
+        batch.len = 0;
+        return;
+    }
+    let ev = &mut batch.events[i];
+    fill_task!(&mut *ev, kind, pid_tgid);
+    ev.ret = ret;
+    ev.call_flags = flags as u32;
+    (ev.family, ev.sock_type, ev.protocol) = sock;
+    ev.flags = FLAG_SOCK_FROM_KERNEL;
+    let n = i + 1;
+    let age = ev.time_ns.wrapping_sub(batch.events[0].time_ns);
+    if n == MESSAGE_BATCH || age >= BATCH_AGE_NS {
+        emit::output_messages(&batch.events[..n]);
+        batch.len = 0;
+    } else {
+        batch.len = n as u32;
+    }
+}
+
 /// Emits one message event for `sk` (a `struct sock *`), reading its family,
 /// type and protocol from the kernel. Shared by every way of catching a
 /// message that does not hand us a formatted record.
@@ -88,7 +136,14 @@ pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: 
 fn raw_message(ctx: &RawTracePointContext, kind: EventKind) -> u32 {
     let pid_tgid = current_pid_tgid();
     if should_trace(kind, pid_tgid) {
-        emit_from_sock(kind, pid_tgid, ctx.arg(0), ctx.arg(1), ctx.arg(2));
+        let sk: u64 = ctx.arg(0);
+        emit_batched(
+            kind,
+            pid_tgid,
+            ctx.arg(1),
+            ctx.arg(2),
+            kernel::describe_sock(sk),
+        );
     }
     0
 }
