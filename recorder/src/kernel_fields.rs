@@ -44,6 +44,17 @@ pub fn resolve(path: &Path) -> Result<KernelFields> {
         sk_daddr: f("sock", "__sk_common.skc_daddr")?,
         sk_dport: f("sock", "__sk_common.skc_dport")?,
         sk_v6_daddr: f("sock", "__sk_common.skc_v6_daddr").unwrap_or_default(),
+        // Only for the tp_btf way's direct loads: a kernel without one of
+        // them (size 0) just does not get that way.
+        task_pid: f("task_struct", "pid").unwrap_or_default(),
+        task_tgid: f("task_struct", "tgid").unwrap_or_default(),
+        task_comm: f("task_struct", "comm").unwrap_or_default(),
+        task_cred: f("task_struct", "cred").unwrap_or_default(),
+        cred_uid: f("cred", "uid.val").unwrap_or_default(),
+        task_cgroups: f("task_struct", "cgroups").unwrap_or_default(),
+        css_set_dfl_cgrp: f("css_set", "dfl_cgrp").unwrap_or_default(),
+        cgroup_kn: f("cgroup", "kn").unwrap_or_default(),
+        kernfs_node_id: f("kernfs_node", "id").unwrap_or_default(),
     })
 }
 
@@ -74,7 +85,7 @@ pub fn field(btf: &Btf, name: &str, path: &str) -> Result<FieldSpec> {
             }
             return Ok(FieldSpec {
                 offset: bit_offset / 8,
-                size: type_size(&mty).with_context(|| format!("size of {name}.{path}"))? as u8,
+                size: type_size(btf, &mty).with_context(|| format!("size of {name}.{path}"))? as u8,
                 shift: 0,
                 bits: 0,
                 _pad: 0,
@@ -130,8 +141,12 @@ fn resolve_alias(btf: &Btf, mut ty: Type) -> Result<Type> {
     bail!("kernel BTF: type alias chain too long")
 }
 
-fn type_size(ty: &Type) -> Result<usize> {
+fn type_size(btf: &Btf, ty: &Type) -> Result<usize> {
     Ok(match ty {
+        Type::Array(a) => {
+            let elem = resolve_alias(btf, btf.resolve_chained_type(a)?)?;
+            type_size(btf, &elem)? * a.len()
+        }
         Type::Int(i) => i.size(),
         Type::Ptr(_) => 8,
         Type::Enum(e) => e.size(),
@@ -151,6 +166,13 @@ mod tests {
     fn resolves_running_kernel() {
         let f = resolve(Path::new(VMLINUX_BTF)).unwrap();
         assert_eq!(f.task_files.size, 8);
+        // The tp_btf way's: pid_t, char[16], pointers, u64.
+        assert_eq!((f.task_pid.size, f.task_tgid.size), (4, 4));
+        assert_eq!(f.task_comm.size, 16);
+        assert_eq!((f.task_cred.size, f.task_cgroups.size), (8, 8));
+        assert_eq!(f.cred_uid.size, 4);
+        assert_eq!((f.css_set_dfl_cgrp.size, f.cgroup_kn.size), (8, 8));
+        assert_eq!(f.kernfs_node_id.size, 8);
         assert_eq!(f.fdt_fd.size, 8);
         assert_eq!(f.file_private_data.size, 8);
         assert_eq!(f.inode_mode.size, 2);

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Btf, Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{FExit, KProbe, Program, RawTracePoint, TracePoint},
+    programs::{BtfTracePoint, FExit, KProbe, Program, RawTracePoint, TracePoint},
 };
 use sockrec_common::{EventKind, MessageBatch, PendingCall};
 use std::path::Path;
@@ -196,6 +196,14 @@ fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
                 prog.attach(p.target)
                     .with_context(|| format!("attaching raw tracepoint {}", p.target))?;
             }
+            Attach::BtfTracepoint => {
+                let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
+                let prog: &mut BtfTracePoint = prog.try_into()?;
+                prog.load(p.target, &btf)
+                    .with_context(|| format!("loading tp_btf {}", p.target))?;
+                prog.attach()
+                    .with_context(|| format!("attaching tp_btf {}", p.target))?;
+            }
             Attach::FExit => {
                 let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
                 let prog: &mut FExit = prog.try_into()?;
@@ -227,6 +235,7 @@ fn unload(ebpf: &mut Ebpf, name: &str) {
     match ebpf.program_mut(name) {
         Some(Program::TracePoint(p)) => drop(p.unload()),
         Some(Program::RawTracePoint(p)) => drop(p.unload()),
+        Some(Program::BtfTracePoint(p)) => drop(p.unload()),
         Some(Program::FExit(p)) => drop(p.unload()),
         Some(Program::KProbe(p)) => drop(p.unload()),
         _ => {}

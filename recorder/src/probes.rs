@@ -7,15 +7,16 @@
 //! | kind | ways, in order | kernels |
 //! |------|----------------|---------|
 //! | socket…accept4 | `syscalls:sys_enter_X` + `syscalls:sys_exit_X` tracepoints | all with syscall tracepoints (CONFIG_FTRACE_SYSCALLS) |
-//! | send | 1. `sock_send_length` raw tracepoint | 6.3+ |
-//! |      | 2. `sock:sock_send_length` tracepoint | 6.3+ |
-//! |      | 3. fexit on `inet_sendmsg`, `inet6_sendmsg`, `unix_stream_sendmsg`, `unix_dgram_sendmsg` (INET, INET6, UNIX only) | 5.5+ where trampolines are allowed |
-//! |      | 4. fexit `sock_sendmsg` | the same, where it is not inlined |
-//! |      | 5. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
-//! |      | 6. `syscalls:sys_enter/exit_{sendto,sendmsg}` tracepoints: send(2), sendto(2), sendmsg(2) only, not write(2) on a socket (see ebpf/sockrec-ebpf/src/sock_msg_syscalls.rs) | all with syscall tracepoints |
-//! | recv | the same six on `sock_recv_length` / `*_recvmsg` / `{recvfrom,recvmsg}` | |
+//! | send | 1. `sock_send_length` BTF tracepoint (`tp_btf`): plain loads instead of helpers | 6.3+ |
+//! |      | 2. `sock_send_length` raw tracepoint | 6.3+ |
+//! |      | 3. `sock:sock_send_length` tracepoint | 6.3+ |
+//! |      | 4. fexit on `inet_sendmsg`, `inet6_sendmsg`, `unix_stream_sendmsg`, `unix_dgram_sendmsg` (INET, INET6, UNIX only) | 5.5+ where trampolines are allowed |
+//! |      | 5. fexit `sock_sendmsg` | the same, where it is not inlined |
+//! |      | 6. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
+//! |      | 7. `syscalls:sys_enter/exit_{sendto,sendmsg}` tracepoints: send(2), sendto(2), sendmsg(2) only, not write(2) on a socket (see ebpf/sockrec-ebpf/src/sock_msg_syscalls.rs) | all with syscall tracepoints |
+//! | recv | the same seven on `sock_recv_length` / `*_recvmsg` / `{recvfrom,recvmsg}` | |
 //!
-//! Way 3 comes before 4 because Debian's 6.1 inlines `sock_sendmsg()` into
+//! Way 4 comes before 5 because Debian's 6.1 inlines `sock_sendmsg()` into
 //! `__sys_sendto()`: a probe on it attaches fine and then misses every
 //! send(2) (see ebpf/sockrec-ebpf/src/proto_msg_fexit.rs).
 //!
@@ -35,6 +36,9 @@ pub enum Attach {
     /// A raw tracepoint: the program gets the `TP_PROTO` arguments directly,
     /// so the kernel formats no record (cheaper per event).
     RawTracepoint,
+    /// A BTF-typed raw tracepoint (`tp_btf`): typed arguments, so the
+    /// program reads kernel structs with plain loads (needs BTF; 5.5+).
+    BtfTracepoint,
     /// fexit on a kernel function (BPF trampoline, needs BTF; 5.5+).
     FExit,
     /// kprobe on a kernel function's entry.
@@ -79,6 +83,14 @@ const fn raw_tp(program: &'static str, target: &'static str) -> ProbeProgram {
     }
 }
 
+const fn tp_btf(program: &'static str, target: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::BtfTracepoint,
+        target,
+    }
+}
+
 const fn fexit(program: &'static str, function: &'static str) -> ProbeProgram {
     ProbeProgram {
         program,
@@ -116,11 +128,15 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         };
     }
     // The eBPF object names each program after its way and target:
-    // raw_X, X (tracepoint), fexit_F, kprobe_F, kretprobe_F.
+    // btf_X, raw_X, X (tracepoint), fexit_F, kprobe_F, kretprobe_F.
     macro_rules! message {
         ($tp:literal, $func:literal, $op:literal, $call1:literal, $call2:literal) => {
             const {
                 &[
+                    Way {
+                        probe: concat!("tp_btf:", $tp),
+                        programs: &[tp_btf(concat!("btf_", $tp), $tp)],
+                    },
                     Way {
                         probe: concat!("rawtracepoint:", $tp),
                         programs: &[raw_tp(concat!("raw_", $tp), $tp)],
@@ -305,6 +321,7 @@ mod tests {
                     let prefix = match p.attach {
                         Attach::Tracepoint { .. } => "tracepoint:",
                         Attach::RawTracepoint => "rawtracepoint:",
+                        Attach::BtfTracepoint => "tp_btf:",
                         Attach::FExit => "fexit:",
                         Attach::KProbe | Attach::KRetProbe => "kprobe:",
                     };

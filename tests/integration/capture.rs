@@ -15,6 +15,8 @@ pub struct Row {
     pub probe: String,
     pub pid: u32,
     pub tid: u32,
+    pub uid: u32,
+    pub cgroup_id: u64,
     pub comm: String,
     pub fd: Option<i32>,
     pub fd2: Option<i32>,
@@ -87,6 +89,8 @@ pub fn read(path: &Path) -> Result<Capture, String> {
         let b = batch.map_err(|e| e.to_string())?;
         let pid = col::<UInt32Array>(&b, "pid");
         let tid = col::<UInt32Array>(&b, "tid");
+        let uid = col::<UInt32Array>(&b, "uid");
+        let cgroup_id = col::<UInt64Array>(&b, "cgroup_id");
         let fd = col::<Int32Array>(&b, "fd");
         let fd2 = col::<Int32Array>(&b, "fd2");
         let ret = col::<Int64Array>(&b, "ret");
@@ -106,6 +110,8 @@ pub fn read(path: &Path) -> Result<Capture, String> {
                 addr: text(&b, "addr", i),
                 pid: pid.value(i),
                 tid: tid.value(i),
+                uid: uid.value(i),
+                cgroup_id: cgroup_id.value(i),
                 fd: opt(fd, i, |a, i| a.value(i)),
                 fd2: opt(fd2, i, |a, i| a.value(i)),
                 ret: opt(ret, i, |a, i| a.value(i)),

@@ -19,6 +19,10 @@ use crate::{
 pub const TESTS: Tests = &[
     ("record::known_workload_exactly", known_workload_exactly),
     (
+        "record::known_workload_through_raw_tracepoints",
+        known_workload_through_raw_tracepoints,
+    ),
+    (
         "record::known_workload_through_fallback_probes",
         known_workload_through_fallback_probes,
     ),
@@ -174,7 +178,7 @@ fn expected_of(row: &Row) -> Expected {
 /// socket's family/type/protocol, the address and port, errno and bytes,
 /// and nothing else is; the call left blocked is kept as in flight.
 fn known_workload_exactly() -> TestResult {
-    let best = has_sock_length_tracepoints().then_some("rawtracepoint:sock_send_length");
+    let best = has_sock_length_tracepoints().then_some("tp_btf:sock_send_length");
     known_workload("", best)
 }
 
@@ -186,12 +190,20 @@ fn has_sock_length_tracepoints() -> bool {
         .any(|t| Path::new(t).join("events/sock/sock_send_length").exists())
 }
 
+/// The same capture when messages come from the raw tracepoints (helpers
+/// and `bpf_probe_read_kernel` where the first way has plain loads).
+fn known_workload_through_raw_tracepoints() -> TestResult {
+    let next = has_sock_length_tracepoints().then_some("rawtracepoint:sock_send_length");
+    known_workload("tp_btf:sock_send_length,tp_btf:sock_recv_length", next)
+}
+
 /// The same capture when messages come from the formatted tracepoints (the
-/// next way in the probe plan), as on a kernel without raw tracepoints.
+/// way after those), as on a kernel without BTF or raw tracepoints.
 fn known_workload_through_fallback_probes() -> TestResult {
     let next = has_sock_length_tracepoints().then_some("tracepoint:sock:sock_send_length");
     known_workload(
-        "rawtracepoint:sock_send_length,rawtracepoint:sock_recv_length",
+        "tp_btf:sock_send_length,tp_btf:sock_recv_length,\
+         rawtracepoint:sock_send_length,rawtracepoint:sock_recv_length",
         next,
     )
 }
@@ -205,6 +217,7 @@ fn known_workload_through_syscall_probes() -> TestResult {
         ("sock_send_length", "sock_sendmsg", "sendmsg"),
         ("sock_recv_length", "sock_recvmsg", "recvmsg"),
     ] {
+        exclude.push(format!("tp_btf:{tp}"));
         exclude.push(format!("rawtracepoint:{tp}"));
         exclude.push(format!("tracepoint:sock:{tp}"));
         exclude.push(format!("fexit:{{inet,inet6,unix_stream,unix_dgram}}_{op}"));
@@ -223,8 +236,19 @@ fn known_workload_through_syscall_probes() -> TestResult {
 fn known_workload(exclude: &str, want_send_probe: Option<&str>) -> TestResult {
     let dir = TempDir::new("known");
     let out = dir.path().join("known.parquet");
+    // A cgroup of its own, so `cgroup_id` is checked against something
+    // other than the root's (made first: dropped after the workload).
+    let root = cgroup2_root().ok_or("no cgroup2 mount")?;
+    let name = dir.path().file_name().unwrap().to_string_lossy();
+    let cg = Cgroup(Path::new(&root).join(format!("sockrec-{name}")));
+    std::fs::create_dir_all(&cg.0).map_err(|e| format!("mkdir {}: {e}", cg.0.display()))?;
     let mut wl = Workload::start("known", dir.path());
     let pid = wl.child.id();
+    std::fs::write(cg.0.join("cgroup.procs"), pid.to_string())
+        .map_err(|e| format!("moving the workload into {}: {e}", cg.0.display()))?;
+    // cgroup v2 ids are the inode numbers of the cgroups' directories.
+    let cgroup_id =
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&cg.0).map_err(|e| e.to_string())?);
     let rec = Recorder::start_with(
         &[
             "-o",
@@ -298,6 +322,13 @@ fn known_workload(exclude: &str, want_send_probe: Option<&str>) -> TestResult {
             "comm {:?}, want {:?}",
             r.comm,
             workload::COMM
+        );
+        ensure!(
+            r.uid == workload::UID && r.cgroup_id == cgroup_id,
+            "uid {} and cgroup_id {}, want {} and {cgroup_id}: {r:?}",
+            r.uid,
+            r.cgroup_id,
+            workload::UID
         );
         let is_call = r.kind != "send" && r.kind != "recv";
         if is_call && !r.in_flight {
@@ -684,7 +715,10 @@ fn kernel_filters_and_sigterm() -> TestResult {
 fn probes_lists_the_plan() -> TestResult {
     let out = util::run(
         util::sockrec()
-            .env("SOCKREC_EXCLUDE_PROBES", "rawtracepoint:sock_recv_length")
+            .env(
+                "SOCKREC_EXCLUDE_PROBES",
+                "tp_btf:sock_recv_length,rawtracepoint:sock_recv_length",
+            )
             .arg("probes"),
     );
     ensure!(
@@ -706,7 +740,7 @@ fn probes_lists_the_plan() -> TestResult {
     }
     if has_sock_length_tracepoints() {
         ensure!(
-            text.contains("send        rawtracepoint:sock_send_length\n"),
+            text.contains("send        tp_btf:sock_send_length\n"),
             "{text}"
         );
         ensure!(

@@ -21,6 +21,9 @@ use std::{
 pub const ENV: &str = "SOCKREC_TEST_WORKLOAD";
 /// The workload's comm, so the test can check `comm`.
 pub const COMM: &str = "sockrec-wl";
+/// The user the workload runs as (nobody), so the test can check `uid`
+/// against something other than root's 0.
+pub const UID: u32 = 65534;
 
 /// One event the capture must hold, in the capture's own terms.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -410,6 +413,12 @@ pub fn child_main(scenario: &str) -> ! {
     let name = CString::new(COMM).unwrap();
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     let dir = std::env::var("SOCKREC_TEST_DIR").unwrap_or_else(|_| "/tmp".into());
+    // Drop root now that the network is set up; nobody must be able to
+    // make its UNIX socket in the test's directory.
+    let cdir = CString::new(dir.as_str()).unwrap();
+    check(unsafe { libc::chmod(cdir.as_ptr(), 0o777) }, "chmod");
+    check(unsafe { libc::setresgid(UID, UID, UID) }, "setresgid");
+    check(unsafe { libc::setresuid(UID, UID, UID) }, "setresuid");
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready").unwrap();
     out.flush().unwrap();

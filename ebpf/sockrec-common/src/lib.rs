@@ -280,6 +280,24 @@ pub struct KernelFields {
     pub sk_dport: FieldSpec,
     /// `sock.__sk_common.skc_v6_daddr`
     pub sk_v6_daddr: FieldSpec,
+    /// `task_struct.pid` (the thread id)
+    pub task_pid: FieldSpec,
+    /// `task_struct.tgid` (the process id)
+    pub task_tgid: FieldSpec,
+    /// `task_struct.comm`
+    pub task_comm: FieldSpec,
+    /// `task_struct.cred`
+    pub task_cred: FieldSpec,
+    /// `cred.uid.val`
+    pub cred_uid: FieldSpec,
+    /// `task_struct.cgroups`
+    pub task_cgroups: FieldSpec,
+    /// `css_set.dfl_cgrp` (the cgroup v2 cgroup)
+    pub css_set_dfl_cgrp: FieldSpec,
+    /// `cgroup.kn`
+    pub cgroup_kn: FieldSpec,
+    /// `kernfs_node.id` (what `bpf_get_current_cgroup_id()` returns)
+    pub kernfs_node_id: FieldSpec,
 }
 
 #[cfg(feature = "user")]

@@ -46,6 +46,15 @@ pub static FIELDS: KernelFields = KernelFields {
     sk_daddr: ZERO,
     sk_dport: ZERO,
     sk_v6_daddr: ZERO,
+    task_pid: ZERO,
+    task_tgid: ZERO,
+    task_comm: ZERO,
+    task_cred: ZERO,
+    cred_uid: ZERO,
+    task_cgroups: ZERO,
+    css_set_dfl_cgrp: ZERO,
+    cgroup_kn: ZERO,
+    kernfs_node_id: ZERO,
 };
 const ZERO: FieldSpec = FieldSpec {
     offset: 0,

@@ -29,6 +29,8 @@ mod maps;
 #[cfg(target_arch = "bpf")]
 mod messages;
 #[cfg(target_arch = "bpf")]
+mod messages_btf;
+#[cfg(target_arch = "bpf")]
 mod proto_msg_fexit;
 #[cfg(target_arch = "bpf")]
 mod sock_msg_fexit;

@@ -47,8 +47,27 @@ fn message(ctx: &TracePointContext, kind: EventKind) -> u32 {
     };
     // The record has family and protocol; only the type needs the socket.
     let sock = (family, kernel::sock_type(sk), protocol);
-    emit_batched(kind, pid_tgid, ret, flags, sock);
+    emit_batched(kind, |ev| {
+        fill_message(ev, kind, pid_tgid, ret, flags, sock)
+    });
     0
+}
+
+/// A message's fields, with the task's from helpers.
+#[inline(always)]
+fn fill_message(
+    ev: &mut MessageEvent,
+    kind: EventKind,
+    pid_tgid: u64,
+    ret: i32,
+    flags: i32,
+    sock: (u16, u16, u16),
+) {
+    fill_task!(&mut *ev, kind, pid_tgid);
+    ev.ret = ret;
+    ev.call_flags = flags as u32;
+    (ev.family, ev.sock_type, ev.protocol) = sock;
+    ev.flags = FLAG_SOCK_FROM_KERNEL;
 }
 
 #[tracepoint]
@@ -68,17 +87,20 @@ fn emit_message(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16
         return;
     };
     // SAFETY: every field is written below before submit.
-    let ev = unsafe { &mut *entry.as_mut_ptr() };
-    fill_task!(&mut *ev, kind, pid_tgid);
-    ev.ret = ret;
-    ev.call_flags = flags as u32;
-    (ev.family, ev.sock_type, ev.protocol) = sock;
-    ev.flags = FLAG_SOCK_FROM_KERNEL;
+    fill_message(
+        unsafe { &mut *entry.as_mut_ptr() },
+        kind,
+        pid_tgid,
+        ret,
+        flags,
+        sock,
+    );
     emit::submit(entry);
 }
 
-/// The batch of the program catching `kind`: the tracepoint and raw
-/// tracepoint ways have one program per kind, so one batch per kind.
+/// The batch of the program catching `kind`: the tp_btf, raw tracepoint and
+/// tracepoint ways have one program per kind (and only one way is attached
+/// per kind), so one batch per kind.
 #[inline(always)]
 fn batch_of(kind: EventKind) -> &'static PerCpuArray<MessageBatch> {
     if kind == EventKind::Send {
@@ -88,11 +110,12 @@ fn batch_of(kind: EventKind) -> &'static PerCpuArray<MessageBatch> {
     }
 }
 
-/// Adds one message to this CPU's batch for `kind`, handing the batch over
-/// when it is full or old (see [`MessageBatch`]). Only for ways with one
-/// program per kind: each batch must have a single writer per CPU.
+/// Adds one message to this CPU's batch for `kind`, written by `fill`
+/// (every field), handing the batch over when it is full or old (see
+/// [`MessageBatch`]). Only for ways with one program per kind: each batch
+/// must have a single writer per CPU.
 #[inline(always)]
-fn emit_batched(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16, u16, u16)) {
+pub fn emit_batched(kind: EventKind, fill: impl FnOnce(&mut MessageEvent)) {
     let Some(batch) = batch_of(kind).get_ptr_mut(0) else {
         return;
     };
@@ -105,11 +128,7 @@ fn emit_batched(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16
         return;
     }
     let ev = &mut batch.events[i];
-    fill_task!(&mut *ev, kind, pid_tgid);
-    ev.ret = ret;
-    ev.call_flags = flags as u32;
-    (ev.family, ev.sock_type, ev.protocol) = sock;
-    ev.flags = FLAG_SOCK_FROM_KERNEL;
+    fill(ev);
     let n = i + 1;
     let age = ev.time_ns.wrapping_sub(batch.events[0].time_ns);
     if n == MESSAGE_BATCH || age >= BATCH_AGE_NS {
@@ -136,14 +155,11 @@ pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: 
 fn raw_message(ctx: &RawTracePointContext, kind: EventKind) -> u32 {
     let pid_tgid = current_pid_tgid();
     if should_trace(kind, pid_tgid) {
-        let sk: u64 = ctx.arg(0);
-        emit_batched(
-            kind,
-            pid_tgid,
-            ctx.arg(1),
-            ctx.arg(2),
-            kernel::describe_sock(sk),
-        );
+        let (sk, ret, flags): (u64, i32, i32) = (ctx.arg(0), ctx.arg(1), ctx.arg(2));
+        let sock = kernel::describe_sock(sk);
+        emit_batched(kind, |ev| {
+            fill_message(ev, kind, pid_tgid, ret, flags, sock)
+        });
     }
     0
 }
