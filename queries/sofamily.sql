@@ -33,13 +33,16 @@
 --   their entry behind until the next accept of that thread.
 SELECT map, comm, family, af_name(family) AS family_name, count(*) AS count
 FROM (
-    SELECT 'connect' AS map, comm, coalesce(addr_family, 0) AS family
+    SELECT
+        CASE WHEN kind = 'connect' THEN 'connect' ELSE 'accept' END AS map,
+        comm,
+        CASE
+            WHEN kind = 'connect' THEN coalesce(addr_family, 0)
+            ELSE coalesce(addr_family, family)
+        END AS family
     FROM events
-    WHERE kind = 'connect'
-    UNION ALL
-    SELECT 'accept' AS map, comm, coalesce(addr_family, family) AS family
-    FROM events
-    WHERE kind IN ('accept', 'accept4') AND ret >= 0
+    -- One pass over the capture (a UNION ALL of the two maps read it twice).
+    WHERE kind = 'connect' OR (kind IN ('accept', 'accept4') AND ret >= 0)
 )
 GROUP BY map, comm, family
 -- bpftrace prints maps by name, each sorted by value, smallest first.

@@ -41,6 +41,25 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A panic is a bug in sockrec: say so on one line (where and what),
+    // not with Rust's multi-line report; a query's worker thread that
+    // panics also comes back as an error from DataFusion, below.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        eprintln!(
+            "sockrec: internal error{at}: {} (a bug: please report it)",
+            what.replace('\n', " ")
+        );
+    }));
     let cli = Cli::parse();
     match main_inner(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,7 +68,14 @@ impl ScalarUDFImpl for NameUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        // One array per argument, `number_rows` long: a scalar argument (a
+        // literal, or coalesce() over a batch that is all NULL) is repeated.
+        // (values_to_arrays() would make all-scalar arguments 1 row long.)
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(args.number_rows))
+            .collect::<Result<Vec<_>>>()?;
         // The signature coerces to Int64 already; cast again so a plan that
         // skipped coercion still can't make us misread a column.
         let ints: Vec<Int64Array> = arrays

@@ -99,11 +99,12 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
 
     let mut outcomes = Vec::new();
     let mut probe_of_kind = [""; 9];
+    let mut btf = None;
     for kind in EventKind::ALL {
         if mask & kind.bit() == 0 {
             continue;
         }
-        let outcome = attach_kind(&mut ebpf, kind);
+        let outcome = attach_kind(&mut ebpf, kind, &mut btf);
         if let Some(probe) = outcome.attached {
             probe_of_kind[kind as usize] = probe;
         }
@@ -145,7 +146,7 @@ pub fn plan() -> Result<Vec<ProbeOutcome>> {
 }
 
 /// Tries each way of catching `kind` until one loads and attaches.
-fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
+fn attach_kind(ebpf: &mut Ebpf, kind: EventKind, btf: &mut Option<Btf>) -> ProbeOutcome {
     let mut outcome = ProbeOutcome {
         kind,
         attached: None,
@@ -160,7 +161,7 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
                 .push((way.probe, "excluded by SOCKREC_EXCLUDE_PROBES".to_string()));
             continue;
         }
-        match attach_way(ebpf, way) {
+        match attach_way(ebpf, way, btf) {
             Ok(()) => {
                 outcome.attached = Some(way.probe);
                 break;
@@ -176,7 +177,16 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind) -> ProbeOutcome {
     outcome
 }
 
-fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
+/// The kernel's BTF for tp_btf and fexit programs, parsed once per load
+/// (it is megabytes: parsing it per program made the recorder's peak RSS).
+fn kernel_btf(cache: &mut Option<Btf>) -> Result<&Btf> {
+    if cache.is_none() {
+        *cache = Some(Btf::from_sys_fs().context("reading kernel BTF")?);
+    }
+    Ok(cache.as_ref().expect("just set"))
+}
+
+fn attach_way(ebpf: &mut Ebpf, way: &probes::Way, btf: &mut Option<Btf>) -> Result<()> {
     for p in way.programs {
         let prog = ebpf
             .program_mut(p.program)
@@ -197,17 +207,17 @@ fn attach_way(ebpf: &mut Ebpf, way: &probes::Way) -> Result<()> {
                     .with_context(|| format!("attaching raw tracepoint {}", p.target))?;
             }
             Attach::BtfTracepoint => {
-                let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
+                let btf = kernel_btf(btf)?;
                 let prog: &mut BtfTracePoint = prog.try_into()?;
-                prog.load(p.target, &btf)
+                prog.load(p.target, btf)
                     .with_context(|| format!("loading tp_btf {}", p.target))?;
                 prog.attach()
                     .with_context(|| format!("attaching tp_btf {}", p.target))?;
             }
             Attach::FExit => {
-                let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
+                let btf = kernel_btf(btf)?;
                 let prog: &mut FExit = prog.try_into()?;
-                prog.load(p.target, &btf)
+                prog.load(p.target, btf)
                     .with_context(|| format!("loading fexit {}", p.target))?;
                 prog.attach()
                     .with_context(|| format!("attaching fexit {}", p.target))?;

@@ -454,6 +454,14 @@ fn name_functions() -> TestResult {
                 Success,Memory page has hardware error,Unknown error 4095,,\n";
     ensure!(out == want, "got {out:?}, want {want:?}");
 
+    // An argument that is a scalar for a whole batch (coalesce over a
+    // batch whose errno is all NULL) is one value for every row.
+    let sql = "SELECT errno_message(coalesce(errno, 0)) AS m, count(*) AS n FROM events \
+               WHERE kind = 'send' GROUP BY m";
+    let out = query_ok(&["-e", sql, "-i", f.to_str().unwrap(), "--format", "csv"])?;
+    let sends = known_counts("host-a", "sockstat")?["kprobe:sock_sendmsg"];
+    ensure!(out == format!("m,n\nSuccess,{sends}\n"), "{out:?}");
+
     // On the capture's own columns (UInt16, Int32).
     let sql = "SELECT errno_name(errno) AS e, count(*) AS n FROM events \
                WHERE kind = 'connect' AND errno IS NOT NULL GROUP BY e";
