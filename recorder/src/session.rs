@@ -38,7 +38,7 @@ const FLUSH_ROWS: usize = 1 << 17;
 const DRAIN_CHUNK: usize = 1 << 14;
 /// Batches waiting for the writer; past this the drain waits, the ring
 /// buffer fills and the kernel counts what it drops as lost.
-const WRITER_QUEUE: usize = 4;
+const WRITER_QUEUE: usize = 8;
 /// How often the drain wakes on its own when the kernel has not woken it.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -66,11 +66,12 @@ enum ToWriter {
 
 /// Records until `opts.duration` passes or SIGINT/SIGTERM arrives.
 pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
-    // glibc raises its mmap threshold each time a large block is freed, after
-    // which the drain's multi-MB batches come from the heap and fragment it:
-    // RSS crept from 59 to 156 MiB over a 60 s busy recording. A fixed
-    // threshold (glibc's default start, 128 KiB) keeps them in mmap, given
-    // back on free (`cargo xtask bench memory`: 122 -> 94 MiB over 15 s).
+    // glibc raises its mmap threshold each time a large block is freed; then
+    // the writer's per-row-group buffers (MBs, made and freed every flush)
+    // come from its heap and fragment it: RSS crept from 59 to 163 MiB over
+    // a 60 s busy recording. A fixed threshold (glibc's initial 128 KiB)
+    // keeps them in mmap, returned on free. The drain's batches, which
+    // would then cost page faults each, are recycled instead (below).
     // SAFETY: mallopt only tunes the allocator; called before our threads.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -126,7 +127,17 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     let (tx, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
     let probe_of_kind = loaded.probe_of_kind;
     let writer_bytes = Arc::clone(&bytes_on_disk);
-    let writer_thread = thread::spawn(move || write_loop(writer, rx, probe_of_kind, writer_bytes));
+    // The writer hands emptied batches back for the drain to fill again: a
+    // fresh multi-MB Vec per drain (mmap'd, see above) cost page faults on
+    // every one, doubling the recorder's CPU per event.
+    let (recycle_tx, recycle) = mpsc::sync_channel::<Vec<SocketEvent>>(2);
+    let writer_thread =
+        thread::spawn(move || write_loop(writer, rx, recycle_tx, probe_of_kind, writer_bytes));
+    let next_batch = || {
+        recycle
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(DRAIN_CHUNK + MESSAGE_BATCH))
+    };
 
     let started = Instant::now();
     let deadline = opts.duration.map(|d| started + d);
@@ -138,7 +149,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     let mut events = 0u64;
     let mut last_status = Instant::now();
     let mut status_events = 0u64;
-    let mut batch = Vec::with_capacity(4096);
+    let mut batch = next_batch();
     // The last drain stopped at DRAIN_CHUNK with more waiting: go on at once.
     let mut more = false;
     loop {
@@ -158,7 +169,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         events += n;
         more = full;
         if !batch.is_empty() {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(4096));
+            let full = std::mem::replace(&mut batch, next_batch());
             let _ = tx.send(ToWriter::Batch(full));
         }
         if last_status.elapsed() >= Duration::from_secs(1) {
@@ -191,7 +202,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         if !full {
             break;
         }
-        let chunk = std::mem::replace(&mut batch, Vec::with_capacity(4096));
+        let chunk = std::mem::replace(&mut batch, next_batch());
         let _ = tx.send(ToWriter::Batch(chunk));
     }
     // Messages the CPUs still held in their batches.
@@ -283,10 +294,12 @@ fn status_line(elapsed: Duration, rate: f64, bytes: u64, lost: u64) {
 fn write_loop(
     mut writer: CaptureWriter,
     rx: mpsc::Receiver<ToWriter>,
+    recycle: mpsc::SyncSender<Vec<SocketEvent>>,
     probe_of_kind: [&'static str; 9],
     bytes: Arc<AtomicU64>,
 ) -> Result<u64> {
     let mut last_flush = Instant::now();
+    let mut order: Vec<(u64, usize)> = Vec::with_capacity(DRAIN_CHUNK + MESSAGE_BATCH);
     // Lost counts changed since the last flush: the footer must say so even
     // if no event came.
     let mut lost_changed = false;
@@ -306,10 +319,17 @@ fn write_loop(
                 // and messages come in per-CPU batches (MessageBatch): put
                 // each drained chunk in time order, which readers expect
                 // and the delta-encoded time columns compress far better.
-                events.sort_by_key(|ev| ev.time_ns);
-                for ev in &events {
+                // (Sorting keys, not the 200-byte events, and into a reused
+                // buffer: nothing is allocated per chunk.)
+                order.clear();
+                order.extend(events.iter().enumerate().map(|(i, ev)| (ev.time_ns, i)));
+                order.sort_unstable();
+                for &(_, i) in &order {
+                    let ev = &events[i];
                     writer.push(ev, probe(ev.kind));
                 }
+                events.clear();
+                let _ = recycle.try_send(events);
             }
             Ok(ToWriter::Lost(lost)) => {
                 if writer.meta().lost != lost {
