@@ -136,7 +136,7 @@ fn record_all() -> Result<()> {
             .current_dir(&root)
             .args(["build", "--bin", "sockrec"]),
     )?;
-    let sockrec = target_dir(&root).join("debug/sockrec");
+    let sockrec = crate::target_dir(&root).join("debug/sockrec");
     let dir = root.join("fixtures");
     std::fs::create_dir_all(&dir)?;
 
@@ -186,14 +186,6 @@ fn record_all() -> Result<()> {
     std::fs::write(dir.join("README.md"), readme(&readme_rows))?;
     eprintln!("fixtures: wrote {}", dir.display());
     Ok(())
-}
-
-/// Where cargo builds: `CARGO_TARGET_DIR` when set, else `target/`.
-fn target_dir(root: &Path) -> std::path::PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => root.join(d),
-        _ => root.join("target"),
-    }
 }
 
 /// Records `name`'s workload into `file` on host `host`; returns the

@@ -139,7 +139,7 @@ fn build_binaries() -> Result<(PathBuf, PathBuf)> {
         })
         .next_back()
         .context("cargo did not name the integration test binary")?;
-    Ok((root.join("target/debug/sockrec"), tests))
+    Ok((crate::target_dir(&root).join("debug/sockrec"), tests))
 }
 
 /// Shared libraries `bin` loads, from `ldd` (absolute paths).

@@ -69,6 +69,16 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo puts its output: `CARGO_TARGET_DIR` when set (as cargo
+/// itself reads it, relative to the workspace), else the workspace's
+/// `target/`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root.join(d),
+        _ => root.join("target"),
+    }
+}
+
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {cmd:?}");
     let status = cmd
@@ -162,7 +172,7 @@ fn demo() -> Result<()> {
     run(Command::new("cargo")
         .current_dir(&root)
         .args(["build", "--release", "--bin", "sockrec"]))?;
-    let sockrec = root.join("target/release/sockrec");
+    let sockrec = target_dir(&root).join("release/sockrec");
     let capture = root.join("demo.parquet");
     let mut rec = Command::new(&sockrec);
     rec.args(["record", "-d", "10s", "--force", "-o"])

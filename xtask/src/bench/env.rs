@@ -5,10 +5,7 @@
 
 use super::{Options, Part};
 use anyhow::{Result, bail};
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::PathBuf, process::Command};
 
 pub struct Env {
     pub root: PathBuf,
@@ -49,7 +46,7 @@ impl Env {
                 bin,
             ]))?;
         }
-        let release = target_dir(&root).join("release");
+        let release = crate::target_dir(&root).join("release");
         let sockrec = match &opts.sockrec {
             Some(p) => std::path::absolute(p)?,
             None => release.join("sockrec"),
@@ -57,7 +54,7 @@ impl Env {
         let env = Env {
             sockrec,
             xtask: release.join("xtask"),
-            work: target_dir(&root).join("bench"),
+            work: crate::target_dir(&root).join("bench"),
             root,
         };
         std::fs::create_dir_all(&env.work)?;
@@ -74,15 +71,6 @@ impl Env {
     /// A file in the scratch directory.
     pub fn scratch(&self, name: &str) -> PathBuf {
         self.work.join(name)
-    }
-}
-
-/// Where cargo puts its output: `CARGO_TARGET_DIR` when set (as cargo
-/// itself reads it), else the workspace's `target/`.
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => root.join(d),
-        _ => root.join("target"),
     }
 }
 
