@@ -8,11 +8,16 @@
 //! Record layout (`sock_msg_length` class): common header (8), `void *sk`
 //! (8), `__u16 family` (16), `__u16 protocol` (18), `int ret` (20), `int
 //! flags` (24); `ret` is the byte count or -errno.
+//!
+//! Also what every message way shares: the per-CPU batches the tracepoint
+//! ways fill ([`emit_batched`], see `MessageBatch`), the one-record-per-
+//! message path of the others ([`emit_from_sock`]), and the entry/exit
+//! pairing of the kprobe and syscall ways ([`save_pending`]).
 
-use aya_ebpf::maps::PerCpuArray;
 use aya_ebpf::{
     EbpfContext,
     macros::{raw_tracepoint, tracepoint},
+    maps::PerCpuArray,
     programs::{RawTracePointContext, TracePointContext},
 };
 use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MESSAGE_BATCH, MessageBatch, MessageEvent};
