@@ -155,34 +155,31 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
     };
     for input in inputs {
         let path = Path::new(input);
-        if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        // A directory's or a pattern's files, sorted by name; none is an error.
+        let (mut files, none): (Vec<PathBuf>, &str) = if path.is_dir() {
+            let files = std::fs::read_dir(path)
                 .map_err(|e| anyhow!("{input}: {e}"))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
                 .collect();
-            if files.is_empty() {
-                bail!("{input}: no *.parquet capture in this directory");
-            }
-            files.sort();
-            for f in files {
-                add(f, &mut out);
-            }
+            (files, "no *.parquet capture in this directory")
         } else if !path.exists() && input.contains(['*', '?', '[']) {
             let matches = glob::glob(input).map_err(|e| anyhow!("{input}: bad pattern: {e}"))?;
-            let mut files: Vec<PathBuf> = matches
+            let files = matches
                 .filter_map(Result::ok)
                 .filter(|p| p.is_file())
                 .collect();
-            if files.is_empty() {
-                bail!("{input}: no file matches");
-            }
-            files.sort();
-            for f in files {
-                add(f, &mut out);
-            }
+            (files, "no file matches")
         } else {
             add(path.to_path_buf(), &mut out);
+            continue;
+        };
+        if files.is_empty() {
+            bail!("{input}: {none}");
+        }
+        files.sort();
+        for f in files {
+            add(f, &mut out);
         }
     }
     Ok(out)
