@@ -1,26 +1,34 @@
-//! [`CaptureWriter`]: writes events to a capture file that stays a valid
-//! Parquet file after every flush.
+//! [`CaptureWriter`]: writes events to a capture file that is a valid
+//! Parquet file at every moment, even while a flush is being written.
 //!
 //! A Parquet file is only readable once its footer (the file metadata: schema,
 //! row group locations, key-value metadata) is written at its end, and a plain
 //! `ArrowWriter` only writes it on close: a recorder killed with SIGKILL, OOM
-//! or a power cut would leave an unreadable file. So each [`CaptureWriter::flush`]
+//! or a power cut would leave an unreadable file. So the `ArrowWriter`
+//! writes into a [`Spool`] in memory, and each [`CaptureWriter::flush`]
+//! places the spooled row group in the file together with a *provisional
+//! footer* describing every row group so far (`sockrec.complete=false`),
+//! without ever leaving the file's end without a whole footer:
 //!
-//! 1. writes the buffered events as a row group, through the `ArrowWriter`,
-//!    at the file cursor (where the previous row group ended);
-//! 2. writes a *provisional footer* describing every row group so far (with
-//!    `sockrec.complete=false`) right after it, with `pwrite` so the file
-//!    cursor stays put, trims the file to end there, and `fdatasync`s.
+//! 1. the current footer is copied past the end of what the flush will
+//!    write, so the file still ends with it (the *guard*); `fdatasync`;
+//! 2. the row group and the new footer are written where the data ended,
+//!    over the old footer, which is no longer the end; `fdatasync`;
+//! 3. the file is cut right after the new footer (`ftruncate`, one atomic
+//!    size change): the guard is gone and the new footer is the end;
+//!    `fdatasync`.
 //!
-//! The next flush's row group overwrites that provisional footer, and
-//! [`CaptureWriter::finish`] overwrites the last one with the real footer
-//! (page indexes, `sockrec.complete=true`). Readers only look at the end of
-//! the file, so between flushes the file is exactly a complete Parquet file
-//! with the rows flushed so far. The only window where it is not is while a
-//! flush or finish is writing.
-
+//! A recorder killed at any point therefore leaves either the old file or
+//! the new one, and the syncs order the steps for a power cut too.
+//! [`CaptureWriter::finish`] commits the final footer (page indexes,
+//! `sockrec.complete=true`) the same way. The one write that extends the
+//! file is the guard's (a copy of a footer, kilobytes): a SIGKILL between
+//! two of its pages could still cut it (the kernel checks for fatal signals
+//! between pages in `generic_perform_write`, mm/filemap.c); that window is
+//! microseconds, where writing over the footer in place was the whole
+//! row-group write.
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Seek};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,7 +124,8 @@ pub struct CaptureSummary {
 /// `sockrec.complete=false`).
 pub struct CaptureWriter {
     path: PathBuf,
-    writer: ArrowWriter<File>,
+    file: File,
+    writer: ArrowWriter<Spool>,
     batch: EventBatch,
     meta: CaptureMeta,
     /// `ARROW:schema` metadata, so readers of a provisional footer get the
@@ -124,8 +133,30 @@ pub struct CaptureWriter {
     arrow_schema_kv: KeyValue,
     footer: FooterBuilder,
     rows_written: u64,
-    /// Length of the provisional footer currently at the end of the file.
-    footer_len: u64,
+    /// Where the data placed in the file ends: the provisional footer
+    /// starts here, and the next row group will too.
+    committed: u64,
+    /// The provisional footer at the end of the file (empty before the
+    /// first flush and after finish).
+    current_footer: Vec<u8>,
+}
+
+/// Where the `ArrowWriter` writes: memory, until [`CaptureWriter::commit`]
+/// places the bytes in the file. The `ArrowWriter` counts the bytes it
+/// writes and records row group offsets from that count, so the spool's
+/// bytes always belong at `committed` in the file.
+#[derive(Default)]
+struct Spool(Vec<u8>);
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl CaptureWriter {
@@ -169,11 +200,12 @@ impl CaptureWriter {
         let options = ArrowWriterOptions::new()
             .with_properties(props)
             .with_parquet_schema((*parquet_schema).clone());
-        let writer = ArrowWriter::try_new_with_options(file, schema.clone(), options)
+        let writer = ArrowWriter::try_new_with_options(Spool::default(), schema.clone(), options)
             .with_context(|| format!("creating capture {}", path.display()))?;
 
         let mut w = CaptureWriter {
             path: path.to_path_buf(),
+            file,
             writer,
             batch: EventBatch::new(meta.boot_time_ns),
             meta,
@@ -183,7 +215,8 @@ impl CaptureWriter {
             ),
             footer,
             rows_written: 0,
-            footer_len: 0,
+            committed: 0,
+            current_footer: Vec::new(),
         };
         // A capture killed before its first flush is then an empty capture,
         // not a 4-byte file nothing can open.
@@ -209,7 +242,7 @@ impl CaptureWriter {
 
     /// Current size of the file (row groups and provisional footer).
     pub fn bytes_written(&self) -> u64 {
-        self.writer.bytes_written() as u64 + self.footer_len
+        self.committed + self.current_footer.len() as u64
     }
 
     /// The file being written.
@@ -245,26 +278,15 @@ impl CaptureWriter {
 
     /// Writes the buffered events as a row group and a provisional footer:
     /// when this returns, the file on disk is a complete Parquet file with
-    /// every event flushed so far, even if the process dies next. Also
-    /// refreshes the footer's metadata (lost counts, end time) when nothing
-    /// is buffered.
+    /// every event flushed so far, even if the process dies next (and it
+    /// was one all along). Also refreshes the footer's metadata (lost
+    /// counts, end time) when nothing is buffered.
     pub fn flush(&mut self) -> Result<()> {
         self.write_row_group()?;
-        let end = self.writer.bytes_written() as u64;
         let footer = self.provisional_footer(now_ns())?;
-        let file = self.writer.inner();
-        // pwrite: the cursor stays at the end of the data, where the next
-        // row group (or the final footer) will overwrite this footer.
-        file.write_all_at(&footer, end)
-            .and_then(|()| file.set_len(end + footer.len() as u64))
-            // A crash only needs the data in the page cache; fdatasync makes
-            // a finished flush survive a power cut too. (A power cut *during*
-            // a flush can leave any mix of old and new blocks: the window
-            // documented in docs/capture-format.md.)
-            .and_then(|()| file.sync_data())
-            .with_context(|| format!("writing capture {}", self.path.display()))?;
-        self.footer_len = footer.len() as u64;
-        Ok(())
+        let data = self.take_spool();
+        let data = data.and_then(|data| self.commit(&data, footer));
+        data.with_context(|| format!("writing capture {}", self.path.display()))
     }
 
     /// Flushes the last events, writes the final footer (with page indexes
@@ -278,23 +300,20 @@ impl CaptureWriter {
         for kv in self.meta.key_values(end_ns, true) {
             self.writer.append_key_value_metadata(kv);
         }
-        let ctx = || format!("finishing capture {}", self.path.display());
-        // Written at the cursor, over the provisional footer.
+        let path = self.path.clone();
+        let ctx = || format!("finishing capture {}", path.display());
+        // The page indexes and the final footer, in the spool.
         self.writer.finish().with_context(ctx)?;
-        let len = self.writer.bytes_written() as u64;
-        let file = self.writer.inner();
-        // The final footer may be shorter than the provisional one it replaced.
-        file.set_len(len)
-            .and_then(|()| file.sync_all())
-            .with_context(ctx)?;
+        let data = self.take_spool().with_context(ctx)?;
+        self.commit(&data, Vec::new()).with_context(ctx)?;
+        self.file.sync_all().with_context(ctx)?;
         Ok(CaptureSummary {
             rows: self.rows_written,
-            bytes: len,
+            bytes: self.committed,
         })
     }
 
-    /// Writes the buffered events as one row group (if any) and pushes them
-    /// out of the `ArrowWriter`'s buffer into the file.
+    /// Encodes the buffered events as one row group (if any), into the spool.
     fn write_row_group(&mut self) -> Result<()> {
         let ctx = || format!("writing capture {}", self.path.display());
         if !self.batch.is_empty() {
@@ -303,19 +322,67 @@ impl CaptureWriter {
             self.writer.flush().with_context(ctx)?;
             self.rows_written += batch.num_rows() as u64;
         }
-        self.writer.sync().with_context(ctx)?;
-        // Everything below relies on the file cursor being exactly where
-        // the writer thinks the data ends; check it rather than corrupt.
-        // (`Seek` is implemented for `&File`: no need to own the file.)
-        let mut file: &File = self.writer.inner();
-        let pos = file.stream_position().with_context(ctx)?;
-        if pos != self.writer.bytes_written() as u64 {
+        Ok(())
+    }
+
+    /// The bytes the `ArrowWriter` wrote since the last call, which belong
+    /// at `committed` in the file.
+    fn take_spool(&mut self) -> Result<Vec<u8>> {
+        // Empties the `ArrowWriter`'s own buffer into the spool.
+        self.writer.sync()?;
+        let data = std::mem::take(&mut self.writer.inner_mut().0);
+        // Row group offsets in the footer come from the writer's count:
+        // check the spool lands exactly there rather than corrupt.
+        let end = self.committed + data.len() as u64;
+        if end != self.writer.bytes_written() as u64 {
             bail!(
-                "{}: file position {pos} is not the end of the written data ({})",
-                self.path.display(),
+                "spooled data would end at {end}, the Parquet writer counted {}",
                 self.writer.bytes_written()
             );
         }
+        Ok(data)
+    }
+
+    /// Places `data` at `committed` and `footer` after it, and makes that
+    /// the end of the file, in the three steps of the module documentation:
+    /// guard, write, cut.
+    fn commit(&mut self, data: &[u8], footer: Vec<u8>) -> Result<()> {
+        self.place_guard(data.len() + footer.len())?;
+        self.write_over(data, &footer)?;
+        self.cut(data.len(), footer)
+    }
+
+    /// Step 1: copies the current footer past `committed + len`, and past
+    /// the file's end, so that the file keeps ending with it while the
+    /// region it occupies is overwritten.
+    fn place_guard(&self, len: usize) -> Result<()> {
+        if self.current_footer.is_empty() {
+            return Ok(());
+        }
+        let end = self.committed + self.current_footer.len() as u64;
+        let at = end.max(self.committed + len as u64);
+        self.file.write_all_at(&self.current_footer, at)?;
+        self.file.sync_data()?;
+        Ok(())
+    }
+
+    /// Step 2: writes the new data and footer at `committed`. The file's end
+    /// is the guard, beyond them.
+    fn write_over(&self, data: &[u8], footer: &[u8]) -> Result<()> {
+        self.file.write_all_at(data, self.committed)?;
+        self.file
+            .write_all_at(footer, self.committed + data.len() as u64)?;
+        self.file.sync_data()?;
+        Ok(())
+    }
+
+    /// Step 3: ends the file right after the new footer.
+    fn cut(&mut self, data_len: usize, footer: Vec<u8>) -> Result<()> {
+        let committed = self.committed + data_len as u64;
+        self.file.set_len(committed + footer.len() as u64)?;
+        self.file.sync_data()?;
+        self.committed = committed;
+        self.current_footer = footer;
         Ok(())
     }
 
@@ -403,5 +470,57 @@ pub(crate) mod tests {
         assert_eq!(get(schema::META_COMPLETE).as_deref(), Some("true"));
         assert_eq!(get(schema::META_FORMAT_VERSION).as_deref(), Some("1"));
         assert_eq!(kv.len(), 11);
+    }
+
+    /// What a reader finds in the file: rows by the footer, and the rows of
+    /// the `kind` column actually decoded (the row groups are intact).
+    fn readable_rows(path: &Path) -> (u64, u64, bool) {
+        let info = crate::CaptureInfo::open(path).unwrap();
+        let decoded = info.events_per_kind().unwrap().iter().map(|(_, n)| n).sum();
+        (info.rows, decoded, info.complete)
+    }
+
+    /// A recorder killed between any two steps of a flush or of finish
+    /// leaves a capture a reader opens, with every event of the flush
+    /// before; after the last step, it has the new ones too.
+    #[test]
+    fn a_flush_cut_short_at_any_step_leaves_the_previous_capture() {
+        use sockrec_common::EventKind;
+        let path = temp_path("steps");
+        let mut w = CaptureWriter::create(&path, true, meta()).unwrap();
+        let push = |w: &mut CaptureWriter, n| {
+            for _ in 0..n {
+                w.push(&crate::batch::tests::event(EventKind::Connect), "p");
+            }
+        };
+        push(&mut w, 1000);
+        w.flush().unwrap();
+        assert_eq!(readable_rows(&path), (1000, 1000, false));
+
+        push(&mut w, 5000);
+        w.write_row_group().unwrap();
+        let footer = w.provisional_footer(now_ns()).unwrap();
+        let data = w.take_spool().unwrap();
+        w.place_guard(data.len() + footer.len()).unwrap();
+        assert_eq!(readable_rows(&path), (1000, 1000, false), "after the guard");
+        w.write_over(&data, &footer).unwrap();
+        assert_eq!(readable_rows(&path), (1000, 1000, false), "after the write");
+        w.cut(data.len(), footer).unwrap();
+        assert_eq!(readable_rows(&path), (6000, 6000, false), "after the cut");
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(size, w.bytes_written(), "the file ends at the new footer");
+
+        // A flush with nothing new, whose footer may be shorter than the
+        // one it replaces (the guard then goes at the file's end).
+        w.meta_mut().probes = String::new();
+        w.flush().unwrap();
+        assert_eq!(readable_rows(&path), (6000, 6000, false));
+
+        push(&mut w, 10);
+        let summary = w.finish().unwrap();
+        assert_eq!(summary.rows, 6010);
+        assert_eq!(summary.bytes, std::fs::metadata(&path).unwrap().len());
+        assert_eq!(readable_rows(&path), (6010, 6010, true));
+        std::fs::remove_file(&path).unwrap();
     }
 }

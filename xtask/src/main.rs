@@ -63,10 +63,13 @@ fn main() -> Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    // `cargo run` (the `cargo xtask` alias) says which checkout this is at
+    // run time. The compile-time path can name another checkout: cargo
+    // does not re-link an up-to-date xtask into a target dir that another
+    // checkout shared (CARGO_TARGET_DIR) and rebuilt it into.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().unwrap().to_path_buf()
 }
 
 /// Where cargo puts its output: `CARGO_TARGET_DIR` when set (as cargo
