@@ -235,9 +235,23 @@ impl CaptureWriter {
         self.batch.len()
     }
 
-    /// Events flushed to the file so far.
+    /// Events in row groups so far (in the file, or waiting in memory for
+    /// the next flush).
     pub fn rows_written(&self) -> u64 {
         self.rows_written
+    }
+
+    /// Ends the row group being built, if it has rows. Its encoding (a
+    /// fraction of the rows' size in memory) waits for the next flush to
+    /// reach the file: this bounds the memory of a busy recording without
+    /// writing a footer, which grows with every row group, each time.
+    pub fn end_row_group(&mut self) -> Result<()> {
+        self.write_row_group()
+    }
+
+    /// Bytes of ended row groups waiting for the next flush.
+    pub fn spooled_bytes(&self) -> u64 {
+        self.writer.bytes_written() as u64 - self.committed
     }
 
     /// Current size of the file (row groups and provisional footer).
@@ -276,7 +290,8 @@ impl CaptureWriter {
         self.meta.filters = filters;
     }
 
-    /// Writes the buffered events as a row group and a provisional footer:
+    /// Writes the ended row groups, the buffered events as one more and a
+    /// provisional footer:
     /// when this returns, the file on disk is a complete Parquet file with
     /// every event flushed so far, even if the process dies next (and it
     /// was one all along). Also refreshes the footer's metadata (lost
@@ -521,6 +536,32 @@ pub(crate) mod tests {
         assert_eq!(summary.rows, 6010);
         assert_eq!(summary.bytes, std::fs::metadata(&path).unwrap().len());
         assert_eq!(readable_rows(&path), (6010, 6010, true));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Ended row groups stay out of the file until the next flush, which
+    /// puts them all in, in order.
+    #[test]
+    fn ended_row_groups_reach_the_file_at_the_next_flush() {
+        use sockrec_common::EventKind;
+        let path = temp_path("ended");
+        let mut w = CaptureWriter::create(&path, true, meta()).unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        for n in [300, 200] {
+            for _ in 0..n {
+                w.push(&crate::batch::tests::event(EventKind::Send), "p");
+            }
+            w.end_row_group().unwrap();
+        }
+        assert!(w.spooled_bytes() > 0);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+        assert_eq!(readable_rows(&path), (0, 0, false));
+        w.push(&crate::batch::tests::event(EventKind::Recv), "p");
+        w.flush().unwrap();
+        assert_eq!(w.spooled_bytes(), 0);
+        assert_eq!(readable_rows(&path), (501, 501, false));
+        let info = crate::CaptureInfo::open(&path).unwrap();
+        assert_eq!(info.row_groups, 3);
         std::fs::remove_file(&path).unwrap();
     }
 }
