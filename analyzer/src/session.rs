@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use arrow_array::RecordBatch;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use datafusion::common::DataFusionError;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -185,6 +185,17 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Whether a file's column of type `have` reads as the capture schema's
+/// `want`: the same type, or plain strings where the schema now has a
+/// dictionary of strings (captures from before `host`, `kind`, `probe` and
+/// `comm` became dictionaries; DataFusion casts them).
+fn same_values(have: &DataType, want: &DataType) -> bool {
+    match (have, want) {
+        (DataType::Utf8, DataType::Dictionary(_, values)) => **values == DataType::Utf8,
+        _ => have == want,
+    }
+}
+
 /// A file with sockrec's metadata but other columns (or other types) would
 /// make every report fail obscurely; say which column is wrong instead.
 /// Columns missing from the file are fine if nullable (older captures, once
@@ -201,7 +212,7 @@ fn check_schema(path: &Path) -> Result<()> {
             .map_err(|e| anyhow!("{shown}: unreadable schema: {e}"))?;
     for want in capture_schema().fields() {
         match schema.field_with_name(want.name()) {
-            Ok(have) if have.data_type() == want.data_type() => {}
+            Ok(have) if same_values(have.data_type(), want.data_type()) => {}
             Ok(have) => bail!(
                 "{shown}: not a sockrec capture: column {:?} is {}, expected {}",
                 want.name(),

@@ -2,22 +2,25 @@
 //! mapping from a raw [`SocketEvent`] to one row of the capture schema.
 //!
 //! This is the per-event hot path of the recorder, so [`EventBatch::push`]
-//! only appends to Arrow builders: strings (kind, probe, comm, addr) are
-//! copied or formatted straight into the builders' value buffers, and the
-//! constant `host` column is only materialized when the batch is finished.
+//! only appends to Arrow builders. The columns of few distinct strings are
+//! Arrow dictionaries (see `docs/capture-format.md`): `kind` and `probe`
+//! (static names) append a key found by pointer, `comm` goes through a
+//! dictionary builder, and the constant `host` is only made when the batch
+//! is finished; `addr` is formatted straight into its builder's buffer.
 
 use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 use arrow_array::builder::{
-    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder,
-    UInt16Builder, UInt32Builder, UInt64Builder,
+    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
 use std::sync::Arc;
 
-use crate::addr::{SockAddr, write_lossy};
+use crate::addr::SockAddr;
 use crate::schema::{TIME_ZONE, capture_schema};
 
 /// Name stored in `kind` for a kind number this build doesn't know (a newer
@@ -34,14 +37,14 @@ pub struct EventBatch {
     boot_time_ns: i64,
     time: TimestampNanosecondBuilder,
     time_ns: UInt64Builder,
-    kind: StringBuilder,
-    probe: StringBuilder,
+    kind: StaticNames,
+    probe: StaticNames,
     in_flight: BooleanBuilder,
     cpu: UInt32Builder,
     pid: UInt32Builder,
     tid: UInt32Builder,
     uid: UInt32Builder,
-    comm: StringBuilder,
+    comm: StringDictionaryBuilder<Int32Type>,
     cgroup_id: UInt64Builder,
     fd: Int32Builder,
     fd2: Int32Builder,
@@ -64,20 +67,18 @@ impl EventBatch {
     /// CLOCK_BOOTTIME stamps into the `time` column.
     pub fn new(boot_time_ns: i64) -> Self {
         let n = INITIAL_ROWS;
-        // Short strings: kind/probe names, 16-byte comms, addresses.
-        let s = || StringBuilder::with_capacity(n, n * 16);
         EventBatch {
             boot_time_ns,
             time: TimestampNanosecondBuilder::with_capacity(n).with_timezone(TIME_ZONE),
             time_ns: UInt64Builder::with_capacity(n),
-            kind: s(),
-            probe: StringBuilder::with_capacity(n, n * 40),
+            kind: StaticNames::default(),
+            probe: StaticNames::default(),
             in_flight: BooleanBuilder::with_capacity(n),
             cpu: UInt32Builder::with_capacity(n),
             pid: UInt32Builder::with_capacity(n),
             tid: UInt32Builder::with_capacity(n),
             uid: UInt32Builder::with_capacity(n),
-            comm: s(),
+            comm: StringDictionaryBuilder::new(),
             cgroup_id: UInt64Builder::with_capacity(n),
             fd: Int32Builder::with_capacity(n),
             fd2: Int32Builder::with_capacity(n),
@@ -89,7 +90,8 @@ impl EventBatch {
             protocol: UInt16Builder::with_capacity(n),
             call_flags: UInt32Builder::with_capacity(n),
             addr_family: UInt16Builder::with_capacity(n),
-            addr: s(),
+            // Addresses: short strings, mostly null on messages.
+            addr: StringBuilder::with_capacity(n, n * 16),
             port: UInt16Builder::with_capacity(n),
             bytes: Int64Builder::with_capacity(n),
             rows: 0,
@@ -107,7 +109,7 @@ impl EventBatch {
 
     /// Appends one event as one row. `probe` names the attach point that
     /// produced it (e.g. `tracepoint:syscalls:sys_exit_connect`).
-    pub fn push(&mut self, ev: &SocketEvent, probe: &str) {
+    pub fn push(&mut self, ev: &SocketEvent, probe: &'static str) {
         let kind = EventKind::from_u8(ev.kind);
         let in_flight = ev.flags & FLAG_IN_FLIGHT != 0;
         // Unknown kinds are treated as calls: their ret/latency are kept.
@@ -118,9 +120,8 @@ impl EventBatch {
                 .saturating_add(i64::try_from(ev.time_ns).unwrap_or(i64::MAX)),
         );
         self.time_ns.append_value(ev.time_ns);
-        self.kind
-            .append_value(kind.map_or(UNKNOWN_KIND, EventKind::name));
-        self.probe.append_value(probe);
+        self.kind.push(kind.map_or(UNKNOWN_KIND, EventKind::name));
+        self.probe.push(probe);
         self.in_flight.append_value(in_flight);
         self.cpu.append_value(ev.cpu);
         self.pid.append_value(ev.pid);
@@ -133,9 +134,8 @@ impl EventBatch {
             .iter()
             .position(|&b| b == 0)
             .unwrap_or(ev.comm.len());
-        // Writing into a StringBuilder cannot fail.
-        let _ = write_lossy(&mut self.comm, &ev.comm[..comm_len]);
-        self.comm.append_value("");
+        self.comm
+            .append_value(String::from_utf8_lossy(&ev.comm[..comm_len]));
 
         self.cgroup_id.append_value(ev.cgroup_id);
         self.fd.append_option((ev.fd != -1).then_some(ev.fd));
@@ -177,17 +177,17 @@ impl EventBatch {
     /// schema and empties the builders for the next batch.
     pub fn finish(&mut self, host: &str) -> Result<RecordBatch> {
         let rows = std::mem::take(&mut self.rows);
-        // The host is the same on every row: build it here rather than
-        // copying it per event. Parquet dictionary-encodes it to almost nothing.
-        let host: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-            host, rows,
-        )));
+        // The host is the same on every row: one dictionary value, key 0.
+        let host: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0; rows]),
+            Arc::new(StringArray::from(vec![host])),
+        )?);
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.time.finish()),
             Arc::new(self.time_ns.finish()),
             host,
-            Arc::new(self.kind.finish()),
-            Arc::new(self.probe.finish()),
+            self.kind.finish()?,
+            self.probe.finish()?,
             Arc::new(self.in_flight.finish()),
             Arc::new(self.cpu.finish()),
             Arc::new(self.pid.finish()),
@@ -211,6 +211,40 @@ impl EventBatch {
         ];
         RecordBatch::try_new(capture_schema(), columns)
             .context("building a record batch of the capture schema")
+    }
+}
+
+/// A dictionary column of `&'static str` names (event kinds, probe names):
+/// a handful of distinct values, each appended as the key of its first
+/// appearance, found by address (the names are the same statics every
+/// time) before falling back to comparing text.
+#[derive(Default)]
+struct StaticNames {
+    keys: Vec<i32>,
+    values: Vec<&'static str>,
+}
+
+impl StaticNames {
+    fn push(&mut self, name: &'static str) {
+        let same = |v: &&str| std::ptr::eq(*v, name) || *v == name;
+        let key = match self.values.iter().position(same) {
+            Some(k) => k,
+            None => {
+                self.values.push(name);
+                self.values.len() - 1
+            }
+        };
+        // Few names: the key always fits.
+        self.keys.push(key as i32);
+    }
+
+    /// The column so far; the names stay for the next batch.
+    fn finish(&mut self) -> Result<ArrayRef> {
+        let keys = Int32Array::from(std::mem::take(&mut self.keys));
+        let values = Arc::new(StringArray::from(self.values.clone()));
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+            keys, values,
+        )?))
     }
 }
 
@@ -301,15 +335,32 @@ pub(crate) mod tests {
         assert_eq!(batch.num_rows(), 5);
 
         let c = |name: &str| batch.column_by_name(name).unwrap().clone();
-        let kind = c("kind");
-        let kind = kind.as_string::<i32>();
+        // The dictionary columns, as the strings a reader sees.
+        let text = |name: &str| -> Vec<String> {
+            let col = c(name);
+            let d = col.as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            d.keys()
+                .iter()
+                .map(|k| values.value(k.unwrap() as usize).to_string())
+                .collect()
+        };
         assert_eq!(
-            kind.iter().flatten().collect::<Vec<_>>(),
+            text("kind"),
             ["connect", "recv", "accept", "bind", UNKNOWN_KIND]
         );
-        let comm = c("comm");
-        assert_eq!(comm.as_string::<i32>().value(0), "curl");
-        assert_eq!(c("host").as_string::<i32>().value(4), "h1");
+        assert_eq!(text("comm")[0], "curl");
+        assert_eq!(text("host")[4], "h1");
+        assert_eq!(
+            text("probe"),
+            [
+                "tracepoint:syscalls:sys_exit_connect",
+                "kprobe:sock_recvmsg",
+                "tracepoint:syscalls:sys_enter_accept",
+                "p",
+                "p"
+            ]
+        );
 
         let time = c("time");
         let time = time.as_primitive::<arrow_array::types::TimestampNanosecondType>();

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
+use arrow_array::Array as _;
 use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -167,18 +169,39 @@ impl CaptureInfo {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for batch in reader {
             let batch = batch.map_err(|e| anyhow!("{shown}: reading the kind column: {e}"))?;
-            let kinds = batch
-                .column_by_name(col::KIND)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| anyhow!("{shown}: no string column {:?}", col::KIND))?;
-            for kind in kinds.iter().flatten() {
+            let column = batch.column_by_name(col::KIND);
+            let no_column = || anyhow!("{shown}: no string column {:?}", col::KIND);
+            // A dictionary (captures since the column became one), or plain
+            // strings (older captures).
+            let (kinds, keys) = match column.and_then(|c| c.as_dictionary_opt::<Int32Type>()) {
+                Some(d) => (d.values().as_string_opt::<i32>(), Some(d.keys())),
+                None => (column.and_then(|c| c.as_string_opt::<i32>()), None),
+            };
+            let kinds = kinds.ok_or_else(no_column)?;
+            let mut add = |kind: &str, n: u64| {
                 // Look up before inserting: allocates only once per kind.
                 match counts.get_mut(kind) {
-                    Some(n) => *n += 1,
+                    Some(c) => *c += n,
                     None => {
-                        counts.insert(kind.to_string(), 1);
+                        counts.insert(kind.to_string(), n);
                     }
                 }
+            };
+            match keys {
+                Some(keys) => {
+                    let mut per_key = vec![0u64; kinds.len()];
+                    for k in keys.iter().flatten() {
+                        if let Some(c) = per_key.get_mut(k as usize) {
+                            *c += 1;
+                        }
+                    }
+                    for (k, n) in per_key.into_iter().enumerate() {
+                        if n > 0 {
+                            add(kinds.value(k), n);
+                        }
+                    }
+                }
+                None => kinds.iter().flatten().for_each(|kind| add(kind, 1)),
             }
         }
         let mut out = Vec::with_capacity(counts.len());

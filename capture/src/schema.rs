@@ -86,6 +86,12 @@ pub fn capture_schema() -> SchemaRef {
 
 fn build_schema() -> SchemaRef {
     use DataType::*;
+    // Columns of few distinct strings are Arrow dictionaries: readers that
+    // honour the Arrow schema (arrow-rs, so DataFusion; pyarrow and pandas,
+    // as categoricals) take the Parquet dictionary pages as they are instead
+    // of decoding a string per row. The Parquet bytes are those of a plain
+    // dictionary-encoded string column, which other readers see.
+    let names = || Dictionary(Box::new(Int32), Box::new(Utf8));
     let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
     Arc::new(Schema::new(vec![
         f(
@@ -94,15 +100,15 @@ fn build_schema() -> SchemaRef {
             false,
         ),
         f(col::TIME_NS, UInt64, false),
-        f(col::HOST, Utf8, false),
-        f(col::KIND, Utf8, false),
-        f(col::PROBE, Utf8, false),
+        f(col::HOST, names(), false),
+        f(col::KIND, names(), false),
+        f(col::PROBE, names(), false),
         f(col::IN_FLIGHT, Boolean, false),
         f(col::CPU, UInt32, false),
         f(col::PID, UInt32, false),
         f(col::TID, UInt32, false),
         f(col::UID, UInt32, false),
-        f(col::COMM, Utf8, false),
+        f(col::COMM, names(), false),
         f(col::CGROUP_ID, UInt64, false),
         f(col::FD, Int32, true),
         f(col::FD2, Int32, true),

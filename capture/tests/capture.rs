@@ -157,12 +157,22 @@ fn strings(batches: &[RecordBatch], col: &str) -> Vec<Option<String>> {
     batches
         .iter()
         .flat_map(|b| {
-            b.column_by_name(col)
-                .unwrap()
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.map(str::to_string))
-                .collect::<Vec<_>>()
+            let c = b.column_by_name(col).unwrap();
+            // host, kind, probe and comm are dictionaries; addr is not.
+            match c.as_dictionary_opt::<arrow_array::types::Int32Type>() {
+                Some(d) => {
+                    let values = d.values().as_string::<i32>();
+                    d.keys()
+                        .iter()
+                        .map(|k| k.map(|k| values.value(k as usize).to_string()))
+                        .collect::<Vec<_>>()
+                }
+                None => c
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|s| s.map(str::to_string))
+                    .collect(),
+            }
         })
         .collect()
 }
