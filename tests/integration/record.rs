@@ -498,6 +498,33 @@ fn reports_say_what_workload_did(capture: &Path, calls: &[Expected]) -> TestResu
         got == soconnect,
         "soconnect: got {got:#?}\nwant {soconnect:#?}\n{out}"
     );
+
+    // Together with a fixture, whose string columns are plain Utf8 where
+    // this capture's are dictionaries: one table, each capture's rows as
+    // when it is queried alone.
+    let per_kind = "SELECT host, capture, kind, count(*) AS n FROM events \
+                    GROUP BY host, capture, kind";
+    let older = query::fixture("host-a");
+    let older = older.to_str().unwrap();
+    let rows_of = |inputs: &[&str]| -> Result<Vec<Vec<String>>, String> {
+        let mut args = vec!["-e", per_kind, "--format", "csv"];
+        for i in inputs {
+            args.extend(["-i", i]);
+        }
+        let mut rows = query::csv_rows(&query::query_ok(&args)?);
+        rows.remove(0);
+        rows.sort();
+        Ok(rows)
+    };
+    let mut alone = rows_of(&[file])?;
+    ensure!(!alone.is_empty(), "no rows in {file}");
+    alone.extend(rows_of(&[older])?);
+    alone.sort();
+    let together = rows_of(&[file, older])?;
+    ensure!(
+        together == alone,
+        "queried together: {together:?}\nqueried alone: {alone:?}"
+    );
     Ok(())
 }
 
