@@ -120,8 +120,8 @@ pub struct CaptureSummary {
 /// stays readable between flushes.
 ///
 /// Dropping a writer without [`CaptureWriter::finish`] loses the rows pushed
-/// since the last flush and leaves the file as of that flush (readable,
-/// `sockrec.complete=false`).
+/// since the last flush (those of ended row groups too) and leaves the file
+/// as of that flush (readable, `sockrec.complete=false`).
 pub struct CaptureWriter {
     path: PathBuf,
     file: File,

@@ -48,9 +48,9 @@ const SPOOL_BYTES: u64 = 4 << 20;
 /// busy recording's peak RSS 99 MiB, 4 Ki 89: `cargo xtask bench memory`).
 const DRAIN_CHUNK: usize = 1 << 12;
 /// The writer puts this many events at a time in time order (events arrive
-/// in per-CPU batches): a window of 4 Ki (one drain) left the UDP loop's
-/// time columns at 1.02 bytes per event each, 16 Ki at 0.86
-/// (`cargo xtask bench size`).
+/// in per-CPU batches): sorting each drain of 4 Ki alone left the UDP
+/// loop's `time` column at 1.02-1.06 bytes per event, windows of 16 Ki at
+/// 0.88-1.00 (`cargo xtask bench size`, runs vary by ~0.1).
 const SORT_WINDOW: usize = 1 << 14;
 /// Batches waiting for the writer; past this the drain waits, the ring
 /// buffer fills and the kernel counts what it drops as lost.
