@@ -246,7 +246,14 @@ impl CaptureWriter {
     /// reach the file: this bounds the memory of a busy recording without
     /// writing a footer, which grows with every row group, each time.
     pub fn end_row_group(&mut self) -> Result<()> {
-        self.write_row_group()
+        let ctx = || format!("writing capture {}", self.path.display());
+        if !self.batch.is_empty() {
+            let batch = self.batch.finish(&self.meta.host)?;
+            self.writer.write(&batch).with_context(ctx)?;
+            self.writer.flush().with_context(ctx)?;
+            self.rows_written += batch.num_rows() as u64;
+        }
+        Ok(())
     }
 
     /// Bytes of ended row groups waiting for the next flush.
@@ -297,17 +304,18 @@ impl CaptureWriter {
     /// was one all along). Also refreshes the footer's metadata (lost
     /// counts, end time) when nothing is buffered.
     pub fn flush(&mut self) -> Result<()> {
-        self.write_row_group()?;
+        self.end_row_group()?;
         let footer = self.provisional_footer(now_ns())?;
-        let data = self.take_spool();
-        let data = data.and_then(|data| self.commit(&data, footer));
-        data.with_context(|| format!("writing capture {}", self.path.display()))
+        let path = self.path.clone();
+        let ctx = || format!("writing capture {}", path.display());
+        let data = self.take_spool().with_context(ctx)?;
+        self.commit(&data, footer).with_context(ctx)
     }
 
     /// Flushes the last events, writes the final footer (with page indexes
     /// and `sockrec.complete=true`) and syncs the file.
     pub fn finish(mut self) -> Result<CaptureSummary> {
-        self.write_row_group()?;
+        self.end_row_group()?;
         let end_ns = match self.meta.end_ns {
             0 => now_ns(),
             t => t,
@@ -326,18 +334,6 @@ impl CaptureWriter {
             rows: self.rows_written,
             bytes: self.committed,
         })
-    }
-
-    /// Encodes the buffered events as one row group (if any), into the spool.
-    fn write_row_group(&mut self) -> Result<()> {
-        let ctx = || format!("writing capture {}", self.path.display());
-        if !self.batch.is_empty() {
-            let batch = self.batch.finish(&self.meta.host)?;
-            self.writer.write(&batch).with_context(ctx)?;
-            self.writer.flush().with_context(ctx)?;
-            self.rows_written += batch.num_rows() as u64;
-        }
-        Ok(())
     }
 
     /// The bytes the `ArrowWriter` wrote since the last call, which belong
@@ -513,7 +509,7 @@ pub(crate) mod tests {
         assert_eq!(readable_rows(&path), (1000, 1000, false));
 
         push(&mut w, 5000);
-        w.write_row_group().unwrap();
+        w.end_row_group().unwrap();
         let footer = w.provisional_footer(now_ns()).unwrap();
         let data = w.take_spool().unwrap();
         w.place_guard(data.len() + footer.len()).unwrap();
