@@ -16,27 +16,30 @@ use std::path::Path;
 /// Where the kernel publishes its own BTF (CONFIG_DEBUG_INFO_BTF).
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// Resolves every field the programs read from the BTF at `path`.
-///
-/// Fields every supported kernel has are required; the IPv6 peer address is
-/// optional (absent without CONFIG_IPV6) and left empty when missing.
-pub fn resolve(path: &Path) -> Result<KernelFields> {
-    let btf = Btf::from_file(path).map_err(|e| {
+/// Reads the kernel BTF at `path`.
+pub fn open(path: &Path) -> Result<Btf> {
+    Btf::from_file(path).map_err(|e| {
         anyhow!(
             "cannot read kernel BTF at {} ({e}); sockrec needs a kernel built with CONFIG_DEBUG_INFO_BTF",
             path.display()
         )
-    })?;
-    let f = |s: &str, p: &str| field(&btf, s, p);
+    })
+}
+
+/// Resolves every field the programs read from the kernel's BTF.
+///
+/// Fields every supported kernel has are required; the IPv6 peer address is
+/// optional (absent without CONFIG_IPV6) and left empty when missing.
+pub fn resolve(btf: &Btf) -> Result<KernelFields> {
+    let f = |s: &str, p: &str| field(btf, s, p);
     Ok(KernelFields {
         task_files: f("task_struct", "files")?,
         files_fdt: f("files_struct", "fdt")?,
         fdt_max_fds: f("fdtable", "max_fds")?,
         fdt_fd: f("fdtable", "fd")?,
-        file_inode: f("file", "f_inode")?,
         file_private_data: f("file", "private_data")?,
-        inode_mode: f("inode", "i_mode")?,
         socket_type: f("socket", "type")?,
+        socket_file: f("socket", "file")?,
         socket_sk: f("socket", "sk")?,
         sk_family: f("sock", "__sk_common.skc_family")?,
         sk_protocol: f("sock", "sk_protocol")?,
@@ -56,6 +59,23 @@ pub fn resolve(path: &Path) -> Result<KernelFields> {
         cgroup_kn: f("cgroup", "kn").unwrap_or_default(),
         kernfs_node_id: f("kernfs_node", "id").unwrap_or_default(),
     })
+}
+
+/// Whether the kernel has the BPF helper `bpf_<name>`: the kernel's BTF
+/// lists every helper it knows in `enum bpf_func_id` (`BPF_FUNC_<name>`,
+/// include/uapi/linux/bpf.h).
+pub fn has_helper(btf: &Btf, name: &str) -> bool {
+    let want = format!("BPF_FUNC_{name}");
+    btf.resolve_types_by_name("bpf_func_id")
+        .unwrap_or_default()
+        .iter()
+        .any(|t| match t {
+            Type::Enum(e) => e
+                .members
+                .iter()
+                .any(|m| btf.resolve_name(m).is_ok_and(|n| n == want)),
+            _ => false,
+        })
 }
 
 /// The [`FieldSpec`] of `path` (dot-separated member names) in `struct name`.
@@ -164,7 +184,7 @@ mod tests {
     /// the C types (pointers 8, `umode_t` 2, `short` 2, `__be32` 4...).
     #[test]
     fn resolves_running_kernel() {
-        let f = resolve(Path::new(VMLINUX_BTF)).unwrap();
+        let f = resolve(&open(Path::new(VMLINUX_BTF)).unwrap()).unwrap();
         assert_eq!(f.task_files.size, 8);
         // The tp_btf way's: pid_t, char[16], pointers, u64.
         assert_eq!((f.task_pid.size, f.task_tgid.size), (4, 4));
@@ -175,7 +195,7 @@ mod tests {
         assert_eq!(f.kernfs_node_id.size, 8);
         assert_eq!(f.fdt_fd.size, 8);
         assert_eq!(f.file_private_data.size, 8);
-        assert_eq!(f.inode_mode.size, 2);
+        assert_eq!((f.socket_file.size, f.socket_sk.size), (8, 8));
         assert_eq!(f.socket_type.size, 2);
         assert_eq!(f.sk_family.size, 2);
         assert_eq!(f.sk_daddr.size, 4);
@@ -184,6 +204,16 @@ mod tests {
         // sk_common is the first member of struct sock.
         assert!(f.sk_family.offset < 64);
         assert!(f.sk_protocol.size == 2 || f.sk_protocol.bits == 8);
+    }
+
+    /// The running kernel (6.1 or later in the test matrix) has
+    /// `bpf_get_current_task_btf` (5.11+), and no helper that is not one.
+    #[test]
+    fn finds_helpers_in_running_kernel() {
+        let btf = open(Path::new(VMLINUX_BTF)).unwrap();
+        assert!(has_helper(&btf, "get_current_task_btf"));
+        assert!(has_helper(&btf, "ringbuf_reserve"));
+        assert!(!has_helper(&btf, "get_current_task_btf_v2"));
     }
 
     /// A minimal BTF blob: `struct sock_common { unsigned short skc_family; }`

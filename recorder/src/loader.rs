@@ -8,10 +8,10 @@
 use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, FExit, KProbe, Program, RawTracePoint, TracePoint},
 };
-use sockrec_common::{EventKind, MessageBatch, PendingCall};
+use sockrec_common::{EventKind, MessageBatch, PendingCall, SocketEvent};
 use std::path::Path;
 
 use crate::{
@@ -24,14 +24,88 @@ use crate::{
 pub struct Loaded {
     pub ebpf: Ebpf,
     pub events: RingBuf<MapData>,
-    pub pending: HashMap<MapData, u64, PendingCall>,
+    pub pending: PendingCalls,
     pub lost: PerCpuArray<MapData, u64>,
     /// Each CPU's messages not yet in `events` (SEND_BATCH, RECV_BATCH):
     /// read once the programs are detached.
     pub batches: Vec<PerCpuArray<MapData, MessageBatch>>,
     pub outcomes: Vec<ProbeOutcome>,
+    /// Which code the programs run on this kernel.
+    pub code: KernelCode,
     /// For each kind (indexed by its wire value), the probe that catches it.
     pub probe_of_kind: [&'static str; 9],
+}
+
+/// Calls seen at entry and not at exit, where the programs keep them
+/// (ebpf/sockrec-ebpf/src/pending.rs).
+pub enum PendingCalls {
+    Slots(Array<MapData, PendingCall>),
+    Hash(HashMap<MapData, u64, PendingCall>),
+}
+
+impl PendingCalls {
+    /// The calls still waiting for their exit: read once the programs
+    /// are detached.
+    pub fn in_flight(&self) -> Vec<SocketEvent> {
+        match self {
+            PendingCalls::Slots(slots) => slots
+                .iter()
+                .filter_map(Result::ok)
+                .filter(|call| call.owner != 0)
+                .map(|call| call.event)
+                .collect(),
+            PendingCalls::Hash(map) => map
+                .iter()
+                .filter_map(Result::ok)
+                .map(|(_, call)| call.event)
+                .collect(),
+        }
+    }
+}
+
+/// Which kernel-side code paths the running kernel allows: the programs
+/// carry both, and the verifier follows the one the globals pick.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelCode {
+    /// The task read through `bpf_get_current_task_btf()` and plain loads
+    /// (Linux 5.11+) rather than a helper per field (task.rs).
+    task_btf: bool,
+    /// Calls in progress in the slot array, which needs `BPF_CMPXCHG`
+    /// (Linux 5.12+), rather than the hash map (pending.rs).
+    pending_slots: bool,
+}
+
+impl KernelCode {
+    /// One line for `sockrec.probes`, after the probes: which code the
+    /// programs ran, e.g. `programs=task:btf,calls:slots`.
+    pub fn describe(&self) -> String {
+        format!(
+            "programs=task:{},calls:{}",
+            if self.task_btf { "btf" } else { "helpers" },
+            if self.pending_slots { "slots" } else { "hash" }
+        )
+    }
+
+    /// `SOCKREC_PRE_5_12=1` takes the paths for kernels before 5.11/5.12
+    /// where the newer ones work, which is how the tests run them here.
+    fn detect(btf: &btf_rs::Btf) -> KernelCode {
+        if std::env::var_os("SOCKREC_PRE_5_12").is_some_and(|v| v == "1") {
+            return KernelCode {
+                task_btf: false,
+                pending_slots: false,
+            };
+        }
+        // BPF_CMPXCHG came with the other atomics in 5.12 (commit
+        // 5ffa25502b5a "bpf: Add instructions for atomic_[cmp]xchg").
+        // Kernels that backport BPF features may have it earlier; they get
+        // the hash map, which works everywhere.
+        let atomics = aya::util::KernelVersion::current()
+            .is_ok_and(|v| v >= aya::util::KernelVersion::new(5, 12, 0));
+        KernelCode {
+            task_btf: kernel_fields::has_helper(btf, "get_current_task_btf"),
+            pending_slots: atomics,
+        }
+    }
 }
 
 /// Where tracefs must be for tracepoints to attach.
@@ -67,7 +141,11 @@ fn ensure_tracefs() -> Result<()> {
 pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<Loaded> {
     crate::privileges::check()?;
     ensure_tracefs()?;
-    let fields = kernel_fields::resolve(Path::new(kernel_fields::VMLINUX_BTF))?;
+    let btf = kernel_fields::open(Path::new(kernel_fields::VMLINUX_BTF))?;
+    let fields = kernel_fields::resolve(&btf)?;
+    let code = KernelCode::detect(&btf);
+    let task_btf = u32::from(code.task_btf);
+    let pending_slots = u32::from(code.pending_slots);
 
     // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
     let rlim = libc::rlimit {
@@ -93,6 +171,17 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
         .override_global("EVENT_MASK", &mask, true)
         .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
         .override_global("FIELDS", &fields, true)
+        .override_global("TASK_BTF", &task_btf, true)
+        .override_global("PENDING_IN_SLOTS", &pending_slots, true)
+        // The store of calls in progress not used shrinks to one entry.
+        .map_max_entries(
+            if code.pending_slots {
+                "PENDING"
+            } else {
+                "PENDING_SLOTS"
+            },
+            1,
+        )
         .map_max_entries("EVENTS", buffer_bytes)
         .load(EBPF_OBJECT)
         .context("loading sockrec's eBPF object")?;
@@ -120,7 +209,11 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
             .ok_or_else(|| anyhow!("eBPF object has no map {name}"))
     };
     let events = RingBuf::try_from(take(&mut ebpf, "EVENTS")?)?;
-    let pending = HashMap::try_from(take(&mut ebpf, "PENDING")?)?;
+    let pending = if code.pending_slots {
+        PendingCalls::Slots(Array::try_from(take(&mut ebpf, "PENDING_SLOTS")?)?)
+    } else {
+        PendingCalls::Hash(HashMap::try_from(take(&mut ebpf, "PENDING")?)?)
+    };
     let lost = PerCpuArray::try_from(take(&mut ebpf, "LOST")?)?;
     let batches = ["SEND_BATCH", "RECV_BATCH"]
         .into_iter()
@@ -133,6 +226,7 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
         lost,
         batches,
         outcomes,
+        code,
         probe_of_kind,
     })
 }

@@ -106,7 +106,8 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     }
     let wakeup = u64::from(opts.buffer_bytes / 4);
     let mut loaded = loader::load(&opts.filters, opts.buffer_bytes, wakeup)?;
-    let probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
+    let mut probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
+    probes.push(loaded.code.describe());
     for o in &loaded.outcomes {
         if o.attached.is_none() {
             eprintln!("sockrec: warning: not recording {}", o.describe());
@@ -233,9 +234,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         }
     }
     let mut in_flight = 0u64;
-    for entry in loaded.pending.iter() {
-        let Ok((_, call)) = entry else { continue };
-        let mut ev = call.event;
+    for mut ev in loaded.pending.in_flight() {
         ev.flags |= FLAG_IN_FLIGHT;
         batch.push(ev);
         in_flight += 1;

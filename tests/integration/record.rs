@@ -111,13 +111,14 @@ struct Recorder {
 
 impl Recorder {
     fn start(args: &[&str]) -> Result<Recorder, String> {
-        Recorder::start_with(args, "")
+        Recorder::start_with(args, &[])
     }
 
-    /// Starts with `SOCKREC_EXCLUDE_PROBES=exclude`, to force fallback probes.
-    fn start_with(args: &[&str], exclude: &str) -> Result<Recorder, String> {
+    /// Starts with the environment `env` added, to force fallback probes
+    /// (`SOCKREC_EXCLUDE_PROBES`) or code paths (`SOCKREC_PRE_5_12`).
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Result<Recorder, String> {
         let mut child = util::sockrec()
-            .env("SOCKREC_EXCLUDE_PROBES", exclude)
+            .envs(env.iter().copied())
             .arg("record")
             .args(args)
             .stderr(Stdio::piped())
@@ -179,7 +180,7 @@ fn expected_of(row: &Row) -> Expected {
 /// and nothing else is; the call left blocked is kept as in flight.
 fn known_workload_exactly() -> TestResult {
     let best = has_sock_length_tracepoints().then_some("tp_btf:sock_send_length");
-    known_workload("", best)
+    known_workload(&[], best)
 }
 
 /// Whether this kernel has `sock:sock_send_length` (Linux 6.3+); before it,
@@ -194,7 +195,13 @@ fn has_sock_length_tracepoints() -> bool {
 /// and `bpf_probe_read_kernel` where the first way has plain loads).
 fn known_workload_through_raw_tracepoints() -> TestResult {
     let next = has_sock_length_tracepoints().then_some("rawtracepoint:sock_send_length");
-    known_workload("tp_btf:sock_send_length,tp_btf:sock_recv_length", next)
+    known_workload(
+        &[(
+            "SOCKREC_EXCLUDE_PROBES",
+            "tp_btf:sock_send_length,tp_btf:sock_recv_length",
+        )],
+        next,
+    )
 }
 
 /// The same capture when messages come from the formatted tracepoints (the
@@ -202,8 +209,11 @@ fn known_workload_through_raw_tracepoints() -> TestResult {
 fn known_workload_through_fallback_probes() -> TestResult {
     let next = has_sock_length_tracepoints().then_some("tracepoint:sock:sock_send_length");
     known_workload(
-        "tp_btf:sock_send_length,tp_btf:sock_recv_length,\
-         rawtracepoint:sock_send_length,rawtracepoint:sock_recv_length",
+        &[(
+            "SOCKREC_EXCLUDE_PROBES",
+            "tp_btf:sock_send_length,tp_btf:sock_recv_length,\
+             rawtracepoint:sock_send_length,rawtracepoint:sock_recv_length",
+        )],
         next,
     )
 }
@@ -211,6 +221,9 @@ fn known_workload_through_fallback_probes() -> TestResult {
 /// The same capture when messages come from the plan's last resort, the
 /// send/recv syscall tracepoints, every other way excluded: the known
 /// workload sends with send(2) and receives with recv(2), which it sees.
+/// The programs also run the code for kernels before 5.12 here
+/// (`SOCKREC_PRE_5_12`: the task read through helpers, calls in progress
+/// in the hash map), as a kernel that old would only have these ways.
 fn known_workload_through_syscall_probes() -> TestResult {
     let mut exclude = Vec::new();
     for (tp, func, op) in [
@@ -225,15 +238,18 @@ fn known_workload_through_syscall_probes() -> TestResult {
         exclude.push(format!("kprobe:{func}"));
     }
     known_workload(
-        &exclude.join(","),
+        &[
+            ("SOCKREC_EXCLUDE_PROBES", &exclude.join(",")),
+            ("SOCKREC_PRE_5_12", "1"),
+        ],
         Some("tracepoint:syscalls:sys_enter_{sendto,sendmsg}"),
     )
 }
 
-/// Records the known workload (with `exclude` passed over in the probe
-/// plan) and checks the capture holds exactly its events; sends must come
-/// from `want_send_probe` where the kernel decides it.
-fn known_workload(exclude: &str, want_send_probe: Option<&str>) -> TestResult {
+/// Records the known workload (with `env` added to the recorder's
+/// environment) and checks the capture holds exactly its events; sends
+/// must come from `want_send_probe` where the kernel decides it.
+fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestResult {
     let dir = TempDir::new("known");
     let out = dir.path().join("known.parquet");
     // A cgroup of its own, so `cgroup_id` is checked against something
@@ -258,7 +274,7 @@ fn known_workload(exclude: &str, want_send_probe: Option<&str>) -> TestResult {
             "-p",
             &pid.to_string(),
         ],
-        exclude,
+        env,
     )?;
     wl.go();
     let lines = wl.read_until("done");
@@ -312,6 +328,18 @@ fn known_workload(exclude: &str, want_send_probe: Option<&str>) -> TestResult {
         .lines()
         .map(|l| format!("{} ", l.split(' ').next().unwrap_or("")))
         .collect();
+    // And which code the programs ran: every kernel the tests run on (6.1
+    // and later) has the newer paths, unless told to take the old ones.
+    let pre_5_12 = env.contains(&("SOCKREC_PRE_5_12", "1"));
+    let want_code = if pre_5_12 {
+        "programs=task:helpers,calls:hash "
+    } else {
+        "programs=task:btf,calls:slots "
+    };
+    ensure!(
+        probes.contains(want_code),
+        "capture should say {want_code:?}: {probes:?}"
+    );
     for r in &cap.rows {
         ensure!(
             r.pid == pid && r.tid == pid,

@@ -217,18 +217,26 @@ const _: () = assert!(size_of::<SocketEvent>() == 200);
 const _: () = assert!(size_of::<MessageEvent>() == 64);
 const _: () = assert!(!size_of::<SocketEvent>().is_multiple_of(size_of::<MessageEvent>()));
 
-/// A call seen at entry and not yet at exit: the in-kernel pending map's
-/// value, keyed by `pid_tgid`. Read back by user space at the end of a
-/// recording to keep calls still in flight.
+/// A call seen at entry and not yet at exit: where the entry program
+/// leaves it for the exit program (ebpf/sockrec-ebpf/src/pending.rs). Read
+/// back by user space at the end of a recording to keep calls still in
+/// flight.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PendingCall {
+    /// In the slot array: the `pid_tgid` of the thread whose call this
+    /// is, 0 for a free slot. Unused in the hash map (keyed by `pid_tgid`).
+    pub owner: u64,
     pub event: SocketEvent,
     /// accept/accept4: the caller's `upeer_sockaddr`; socketpair: `usockvec`.
     pub user_ptr: u64,
     /// accept/accept4: the caller's `upeer_addrlen`.
     pub user_len_ptr: u64,
 }
+
+/// Slots in the array of calls in progress (a power of two: a thread's
+/// first slot is its `tid` masked).
+pub const PENDING_SLOT_COUNT: u32 = 16384;
 
 /// Where to find one field of a kernel struct, resolved from the running
 /// kernel's BTF at load time (no offsets are compiled in).
@@ -258,14 +266,12 @@ pub struct KernelFields {
     pub fdt_max_fds: FieldSpec,
     /// `fdtable.fd`
     pub fdt_fd: FieldSpec,
-    /// `file.f_inode`
-    pub file_inode: FieldSpec,
     /// `file.private_data`
     pub file_private_data: FieldSpec,
-    /// `inode.i_mode`
-    pub inode_mode: FieldSpec,
     /// `socket.type`
     pub socket_type: FieldSpec,
+    /// `socket.file`
+    pub socket_file: FieldSpec,
     /// `socket.sk`
     pub socket_sk: FieldSpec,
     /// `sock.__sk_common.skc_family`

@@ -28,6 +28,14 @@ static EVENT_MASK: u32 = EVENT_MASK_ALL;
 /// Wake user space once this many bytes wait in the ring buffer (see `emit.rs`).
 #[unsafe(no_mangle)]
 static WAKEUP_BYTES: u64 = 1 << 20;
+/// 1 when the programs may read the task through
+/// `bpf_get_current_task_btf()` (Linux 5.11+), 0 for helpers (see `task.rs`).
+#[unsafe(no_mangle)]
+static TASK_BTF: u32 = 0;
+/// 1 when calls in progress are kept in the slot array (needs
+/// `BPF_CMPXCHG`, Linux 5.12+), 0 for the hash map (see `pending.rs`).
+#[unsafe(no_mangle)]
+static PENDING_IN_SLOTS: u32 = 0;
 /// Kernel struct fields, resolved from the running kernel's BTF.
 #[unsafe(no_mangle)]
 pub static FIELDS: KernelFields = KernelFields {
@@ -35,10 +43,9 @@ pub static FIELDS: KernelFields = KernelFields {
     files_fdt: ZERO,
     fdt_max_fds: ZERO,
     fdt_fd: ZERO,
-    file_inode: ZERO,
     file_private_data: ZERO,
-    inode_mode: ZERO,
     socket_type: ZERO,
+    socket_file: ZERO,
     socket_sk: ZERO,
     sk_family: ZERO,
     sk_protocol: ZERO,
@@ -70,6 +77,18 @@ const ZERO: FieldSpec = FieldSpec {
 #[inline(always)]
 pub fn field(f: &FieldSpec) -> FieldSpec {
     unsafe { read_volatile(f) }
+}
+
+/// Whether to read the current task as a BTF pointer ([`TASK_BTF`]).
+#[inline(always)]
+pub fn task_btf() -> bool {
+    unsafe { read_volatile(&TASK_BTF) != 0 }
+}
+
+/// Whether calls in progress go in the slot array ([`PENDING_IN_SLOTS`]).
+#[inline(always)]
+pub fn pending_in_slots() -> bool {
+    unsafe { read_volatile(&PENDING_IN_SLOTS) != 0 }
 }
 
 #[inline(always)]

@@ -12,11 +12,15 @@
 //! formatted), `proto_msg_fexit.rs`, `sock_msg_fexit.rs` and
 //! `sock_msg_kprobe.rs` (messages on kernels before 6.3); `config.rs` holds
 //! what user space sets at load time, `kernel.rs` reads kernel structs with
-//! offsets taken from BTF, `emit.rs` hands events to user space.
+//! offsets taken from BTF, `task.rs` the current task, `emit.rs` hands events to user space.
 //!
 //! [`SocketEvent`]: sockrec_common::SocketEvent
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// BPF_CMPXCHG and BPF_XCHG (pending.rs), which `core::sync::atomic` does
+// not offer on the bpf target.
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
 #[cfg(target_arch = "bpf")]
 mod config;
@@ -31,6 +35,8 @@ mod messages;
 #[cfg(target_arch = "bpf")]
 mod messages_btf;
 #[cfg(target_arch = "bpf")]
+mod pending;
+#[cfg(target_arch = "bpf")]
 mod proto_msg_fexit;
 #[cfg(target_arch = "bpf")]
 mod sock_msg_fexit;
@@ -40,6 +46,8 @@ mod sock_msg_kprobe;
 mod sock_msg_syscalls;
 #[cfg(target_arch = "bpf")]
 mod syscalls;
+#[cfg(target_arch = "bpf")]
+mod task;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

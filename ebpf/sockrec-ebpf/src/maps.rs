@@ -2,9 +2,9 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
-use sockrec_common::{MessageBatch, PendingCall};
+use sockrec_common::{MessageBatch, PENDING_SLOT_COUNT, PendingCall};
 
 /// Every event, in the order the CPUs reserved them. Its size is set by user
 /// space at load time (`--buffer-size`); the value here is a placeholder.
@@ -21,8 +21,11 @@ pub static SEND_BATCH: PerCpuArray<MessageBatch> = PerCpuArray::with_max_entries
 #[map]
 pub static RECV_BATCH: PerCpuArray<MessageBatch> = PerCpuArray::with_max_entries(1, 0);
 
-/// Calls seen at entry whose exit has not come yet, keyed by `pid_tgid`.
-/// What is left here when recording stops is written as "in flight".
+/// Calls seen at entry whose exit has not come yet, by thread: one of these
+/// two (pending.rs), the other shrunk to one entry by user space. What is
+/// left in them when recording stops is written as "in flight".
+#[map]
+pub static PENDING_SLOTS: Array<PendingCall> = Array::with_max_entries(PENDING_SLOT_COUNT, 0);
 #[map]
 pub static PENDING: HashMap<u64, PendingCall> = HashMap::with_max_entries(16384, 0);
 
@@ -32,7 +35,8 @@ pub static PENDING: HashMap<u64, PendingCall> = HashMap::with_max_entries(16384,
 #[map]
 pub static MSG_PENDING: HashMap<u64, [u64; 2]> = HashMap::with_max_entries(16384, 0);
 
-/// Events dropped because the ring buffer or [`PENDING`] was full, per CPU.
+/// Events dropped because the ring buffer or the calls in progress were
+/// full, per CPU.
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 

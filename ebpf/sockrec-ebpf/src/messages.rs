@@ -16,6 +16,7 @@
 
 use aya_ebpf::{
     EbpfContext,
+    helpers::generated::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     macros::{raw_tracepoint, tracepoint},
     maps::PerCpuArray,
     programs::{RawTracePointContext, TracePointContext},
@@ -23,10 +24,10 @@ use aya_ebpf::{
 use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MESSAGE_BATCH, MessageBatch, MessageEvent};
 
 use crate::{
-    config::{FIELDS, current_pid_tgid, should_trace},
+    config::{FIELDS, current_pid_tgid, should_trace, task_btf},
     emit, kernel,
     maps::{MSG_PENDING, RECV_BATCH, SEND_BATCH},
-    syscalls::fill_task,
+    task::{BtfTask, HelperTask, Task},
 };
 
 /// A batch is handed over once its first message is this old, so a CPU
@@ -58,7 +59,7 @@ fn message(ctx: &TracePointContext, kind: EventKind) -> u32 {
     0
 }
 
-/// A message's fields, with the task's from helpers.
+/// A message's fields, with the task's read the way `TASK_BTF` says.
 #[inline(always)]
 fn fill_message(
     ev: &mut MessageEvent,
@@ -68,11 +69,28 @@ fn fill_message(
     flags: i32,
     sock: (u16, u16, u16),
 ) {
-    fill_task!(&mut *ev, kind, pid_tgid);
+    if task_btf() {
+        fill_message_task(ev, BtfTask::current(), pid_tgid);
+    } else {
+        fill_message_task(ev, HelperTask, pid_tgid);
+    }
+    ev.kind = kind as u8;
     ev.ret = ret;
     ev.call_flags = flags as u32;
     (ev.family, ev.sock_type, ev.protocol) = sock;
     ev.flags = FLAG_SOCK_FROM_KERNEL;
+}
+
+/// Who sent or received the message, when and where.
+#[inline(always)]
+fn fill_message_task<T: Task>(ev: &mut MessageEvent, task: T, pid_tgid: u64) {
+    ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
+    ev.cgroup_id = task.cgroup_id();
+    ev.pid = (pid_tgid >> 32) as u32;
+    ev.tid = pid_tgid as u32;
+    ev.uid = task.uid();
+    ev.cpu = unsafe { bpf_get_smp_processor_id() };
+    ev.comm = task.comm();
 }
 
 #[tracepoint]

@@ -10,15 +10,13 @@
 //! The same events as the raw tracepoints (messages.rs), but the arguments
 //! come typed, so everything is read with plain loads the verifier checks
 //! against BTF (`kernel::btf_*`) instead of helpers: the socket's family,
-//! type and protocol, and the task's pid, tid, uid, cgroup id and comm from
-//! `bpf_get_current_task_btf()`. Helper calls cost 25-75 ns each in this VM
+//! type and protocol, and the task's pid, tid, uid, cgroup id and comm
+//! ([`BtfTask`]). Helper calls cost 25-75 ns each in this VM
 //! (docs/design.md); this program makes three (the task, the time, the CPU,
 //! which the JIT inlines).
 
 use aya_ebpf::{
-    helpers::generated::{
-        bpf_get_current_task_btf, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
-    },
+    helpers::generated::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
@@ -26,19 +24,16 @@ use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL};
 
 use crate::{
     config::{FIELDS, should_trace},
-    kernel::{btf_comm, btf_u16, btf_u32, btf_u64},
+    kernel::btf_u16,
     messages::emit_batched,
+    task::{BtfTask, Task},
 };
 
 #[inline(always)]
 fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
     let fs = &FIELDS;
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
-    // task_struct.pid is the thread's id, .tgid the process's, as
-    // bpf_get_current_pid_tgid() returns them (kernel/bpf/helpers.c).
-    let tid = btf_u32(task, &fs.task_pid);
-    let tgid = btf_u32(task, &fs.task_tgid);
-    let pid_tgid = ((tgid as u64) << 32) | tid as u64;
+    let task = BtfTask::current();
+    let pid_tgid = task.pid_tgid();
     if !should_trace(kind, pid_tgid) {
         return 0;
     }
@@ -47,14 +42,10 @@ fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
     let flags: i32 = ctx.arg(2);
     emit_batched(kind, |ev| {
         ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
-        ev.pid = tgid;
-        ev.tid = tid;
-        // current_uid(): task->cred->uid, as bpf_get_current_uid_gid() reads it.
-        ev.uid = btf_u32(btf_u64(task, &fs.task_cred), &fs.cred_uid);
-        // task_dfl_cgroup(task)->kn->id, as bpf_get_current_cgroup_id() reads it.
-        let css_set = btf_u64(task, &fs.task_cgroups);
-        let cgroup = btf_u64(css_set, &fs.css_set_dfl_cgrp);
-        ev.cgroup_id = btf_u64(btf_u64(cgroup, &fs.cgroup_kn), &fs.kernfs_node_id);
+        ev.pid = (pid_tgid >> 32) as u32;
+        ev.tid = pid_tgid as u32;
+        ev.uid = task.uid();
+        ev.cgroup_id = task.cgroup_id();
         ev.cpu = unsafe { bpf_get_smp_processor_id() };
         ev.ret = ret;
         ev.call_flags = flags as u32;
@@ -63,7 +54,7 @@ fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
         ev.family = btf_u16(sk, &fs.sk_family);
         ev.sock_type = btf_u16(sk, &fs.sk_type);
         ev.protocol = btf_u16(sk, &fs.sk_protocol);
-        ev.comm = btf_comm(task);
+        ev.comm = task.comm();
     });
     0
 }

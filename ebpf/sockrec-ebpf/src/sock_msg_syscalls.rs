@@ -22,10 +22,11 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use sockrec_common::EventKind;
 
 use crate::{
-    config::{current_pid_tgid, should_trace},
+    config::{current_pid_tgid, should_trace, task_btf},
     kernel,
     messages::{finish_pending, save_pending},
     syscalls::arg,
+    task::{BtfTask, HelperTask, Task},
 };
 
 /// `flags_arg`: where the call's `flags` is (3 for sendto/recvfrom, 2 for
@@ -37,8 +38,14 @@ fn enter(ctx: &TracePointContext, kind: EventKind, flags_arg: usize) -> u32 {
         return 0;
     }
     // Not a socket (EBADF, ENOTSOCK): the call fails before any message.
-    if let Some(socket) = kernel::socket_of_fd(arg(ctx, 0) as i32 as i64) {
-        save_pending(kind, pid_tgid, socket, arg(ctx, flags_arg) as u32);
+    let fd = arg(ctx, 0) as i32 as i64;
+    let socket = if task_btf() {
+        kernel::socket_of_fd(BtfTask::current(), fd)
+    } else {
+        kernel::socket_of_fd(HelperTask, fd)
+    };
+    if let Some(socket) = socket {
+        save_pending(kind, pid_tgid, socket.socket, arg(ctx, flags_arg) as u32);
     }
     0
 }

@@ -1,9 +1,9 @@
 //! socket, socketpair, bind, connect, accept and accept4, from the syscall
 //! tracepoints (`syscalls:sys_enter_*` / `syscalls:sys_exit_*`).
 //!
-//! Entry saves the call in `PENDING` keyed by thread (as the seed's
-//! soconnect keeps `@start[tid]`); exit pairs with it and emits one event
-//! with the return value and latency. The socket's family, type and protocol
+//! Entry leaves the call for its thread (pending.rs; the seed's soconnect
+//! keeps `@start[tid]`); exit pairs with it and emits one event with the
+//! return value and latency. The socket's family, type and protocol
 //! are read from the kernel (so a socket made before recording started is
 //! described right): for bind, connect and accept at entry, so that a call
 //! still blocked when recording stops is described too; for a new socket
@@ -17,17 +17,17 @@
 
 use aya_ebpf::{
     EbpfContext,
-    helpers::generated::{bpf_ktime_get_boot_ns, bpf_probe_read_user},
+    helpers::generated::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
 };
 use core::ffi::c_void;
-use sockrec_common::{ADDR_CAP, EventKind, PendingCall, SocketEvent};
+use sockrec_common::{ADDR_CAP, EventKind, FLAG_SOCK_FROM_KERNEL, PendingCall, SocketEvent};
 
 use crate::{
-    config::{current_pid_tgid, should_trace},
-    emit, kernel,
-    maps::{PENDING, SCRATCH},
+    config::{should_trace, task_btf},
+    emit, kernel, pending,
+    task::{BtfTask, HelperTask, Task},
 };
 
 /// Syscall argument `i` (or, at exit, the return value for `i == 0`).
@@ -38,32 +38,23 @@ pub(crate) fn arg(ctx: &TracePointContext, i: usize) -> u64 {
     unsafe { *(ctx.as_ptr() as *const u64).add(2 + i) }
 }
 
-/// Fills the fields every event has (who, where, when) in a
-/// `SocketEvent` or a `MessageEvent`, which name them alike.
-macro_rules! fill_task {
-    ($ev:expr, $kind:expr, $pid_tgid:expr) => {{
-        let ev = $ev;
-        ev.time_ns = unsafe { aya_ebpf::helpers::generated::bpf_ktime_get_boot_ns() };
-        ev.cgroup_id = unsafe { aya_ebpf::helpers::generated::bpf_get_current_cgroup_id() };
-        ev.pid = ($pid_tgid >> 32) as u32;
-        ev.tid = $pid_tgid as u32;
-        ev.uid = aya_ebpf::helpers::bpf_get_current_uid_gid() as u32;
-        ev.cpu = unsafe { aya_ebpf::helpers::generated::bpf_get_smp_processor_id() };
-        ev.call_flags = 0;
-        ev.kind = $kind as u8;
-        ev.flags = 0;
-        ev.family = 0;
-        ev.sock_type = 0;
-        ev.protocol = 0;
-        ev.comm = aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]);
-    }};
-}
-pub(crate) use fill_task;
-
-/// [`fill_task!`] and the rest of a call's fields, zeroed until known.
+/// Every field of a call's event: who, where and when from `task`, the
+/// rest zeroed until known.
 #[inline(always)]
-fn fill_call(ev: &mut SocketEvent, kind: EventKind, pid_tgid: u64) {
-    fill_task!(&mut *ev, kind, pid_tgid);
+fn fill_call<T: Task>(ev: &mut SocketEvent, kind: EventKind, task: T, pid_tgid: u64) {
+    ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
+    ev.cgroup_id = task.cgroup_id();
+    ev.pid = (pid_tgid >> 32) as u32;
+    ev.tid = pid_tgid as u32;
+    ev.uid = task.uid();
+    ev.cpu = unsafe { bpf_get_smp_processor_id() };
+    ev.call_flags = 0;
+    ev.kind = kind as u8;
+    ev.flags = 0;
+    ev.family = 0;
+    ev.sock_type = 0;
+    ev.protocol = 0;
+    ev.comm = task.comm();
     ev.latency_ns = 0;
     ev.ret = 0;
     ev.fd = -1;
@@ -103,16 +94,17 @@ fn read_user_sockaddr(ev: &mut SocketEvent, ptr: u64, len: u64) {
 const SOCK_TYPE_MASK: u64 = 0xf;
 
 #[inline(always)]
-fn enter(ctx: &TracePointContext, kind: EventKind) -> u32 {
-    let pid_tgid = current_pid_tgid();
-    if !should_trace(kind, pid_tgid) {
+fn enter<T: Task>(ctx: &TracePointContext, kind: EventKind) -> u32 {
+    let task = T::current();
+    let pid_tgid = task.pid_tgid();
+    if !kind.is_call() || !should_trace(kind, pid_tgid) {
         return 0;
     }
-    let Some(slot) = SCRATCH.get_ptr_mut(0) else {
+    let Some(call) = pending::claim(pid_tgid) else {
+        emit::count_lost();
         return 0;
     };
-    let call = unsafe { &mut *slot };
-    fill_call(&mut call.event, kind, pid_tgid);
+    fill_call(&mut call.event, kind, task, pid_tgid);
     call.user_ptr = 0;
     call.user_len_ptr = 0;
     let ev = &mut call.event;
@@ -130,39 +122,39 @@ fn enter(ctx: &TracePointContext, kind: EventKind) -> u32 {
         }
         EventKind::Bind | EventKind::Connect => {
             ev.fd = arg(ctx, 0) as i32;
-            kernel::describe_fd(ev, ev.fd as i64);
+            kernel::describe_fd(ev, task, ev.fd as i64);
             // What the caller asked for, read now while it is certain to be there.
             read_user_sockaddr(ev, arg(ctx, 1), arg(ctx, 2));
         }
         EventKind::Accept | EventKind::Accept4 => {
             ev.fd = arg(ctx, 0) as i32;
             // The listener; a successful accept describes the new socket at exit.
-            kernel::describe_fd(ev, ev.fd as i64);
+            kernel::describe_fd(ev, task, ev.fd as i64);
             call.user_ptr = arg(ctx, 1);
             call.user_len_ptr = arg(ctx, 2);
             if kind == EventKind::Accept4 {
                 ev.call_flags = arg(ctx, 3) as u32;
             }
         }
-        EventKind::Send | EventKind::Recv => return 0,
+        EventKind::Send | EventKind::Recv => {}
     }
-    if PENDING.insert(&pid_tgid, &*call, 0).is_err() {
+    if !pending::save(pid_tgid, call) {
         emit::count_lost();
     }
     0
 }
 
 #[inline(always)]
-fn exit(ctx: &TracePointContext, kind: EventKind) -> u32 {
-    let pid_tgid = current_pid_tgid();
-    let Some(call) = PENDING.get_ptr(&pid_tgid) else {
+fn exit<T: Task>(ctx: &TracePointContext, kind: EventKind) -> u32 {
+    let task = T::current();
+    let pid_tgid = task.pid_tgid();
+    let Some(call) = pending::find(pid_tgid) else {
         return 0;
     };
-    let call = unsafe { &*call };
     if call.event.kind != kind as u8 {
         // A stale entry: its thread died inside the call (no exit fired) and
         // the tid was reused. Drop it rather than pair it with this exit.
-        let _ = PENDING.remove(&pid_tgid);
+        pending::release(pid_tgid, call);
         return 0;
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };
@@ -171,22 +163,22 @@ fn exit(ctx: &TracePointContext, kind: EventKind) -> u32 {
         let ev = entry.write(call.event);
         ev.ret = ret;
         ev.latency_ns = now.wrapping_sub(ev.time_ns);
-        finish_call(ev, call, ret);
+        finish_call(ev, task, call, ret);
         emit::submit(entry);
     }
-    let _ = PENDING.remove(&pid_tgid);
+    pending::release(pid_tgid, call);
     0
 }
 
 /// What only the exit can tell: the new fds, the socket, accept's peer.
 #[inline(always)]
-fn finish_call(ev: &mut SocketEvent, call: &PendingCall, ret: i64) {
+fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: i64) {
     let kind = ev.kind;
     if kind == EventKind::Socket as u8 {
         if ret >= 0 {
             ev.fd = ret as i32;
         }
-        kernel::describe_fd(ev, ret);
+        kernel::describe_fd(ev, task, ret);
     } else if kind == EventKind::Socketpair as u8 {
         if ret == 0 && call.user_ptr != 0 {
             let mut sv = [-1i32; 2];
@@ -200,14 +192,27 @@ fn finish_call(ev: &mut SocketEvent, call: &PendingCall, ret: i64) {
             if r == 0 {
                 ev.fd = sv[0];
                 ev.fd2 = sv[1];
-                kernel::describe_fd(ev, sv[0] as i64);
+                kernel::describe_fd(ev, task, sv[0] as i64);
             }
         }
     } else if (kind == EventKind::Accept as u8 || kind == EventKind::Accept4 as u8) && ret >= 0 {
-        // accept/accept4 succeeded: describe the new socket and its peer.
+        // accept/accept4 succeeded: the new socket and its peer.
         ev.fd2 = ret as i32;
-        let sk = kernel::describe_fd(ev, ret);
-        if call.user_ptr != 0 && call.user_len_ptr != 0 {
+        let has_buffer = call.user_ptr != 0 && call.user_len_ptr != 0;
+        // The family, type and protocol read from the listener at entry
+        // are the new socket's too: do_accept() gives it the listener's
+        // type and ops (net/socket.c) and the protocol's accept clones the
+        // listener's sock (sk_clone_lock(), net/core/sock.c). So the new
+        // socket is only walked to (~5 reads) when its `sk` is needed for
+        // the peer, when the listener could not be read, or for MPTCP,
+        // whose accept may hand back a plain TCP socket.
+        let as_listener = ev.flags & FLAG_SOCK_FROM_KERNEL != 0 && ev.protocol != IPPROTO_MPTCP;
+        let sk = if has_buffer && as_listener {
+            None
+        } else {
+            kernel::describe_fd(ev, task, ret)
+        };
+        if has_buffer {
             let mut len: i32 = 0;
             let r = unsafe {
                 bpf_probe_read_user(
@@ -225,16 +230,27 @@ fn finish_call(ev: &mut SocketEvent, call: &PendingCall, ret: i64) {
     }
 }
 
+/// `IPPROTO_MPTCP` (include/uapi/linux/in.h).
+const IPPROTO_MPTCP: u16 = 262;
+
 macro_rules! syscall_probes {
     ($($enter:ident, $exit:ident => $kind:expr;)*) => {$(
         #[tracepoint]
         pub fn $enter(ctx: TracePointContext) -> u32 {
-            enter(&ctx, $kind)
+            if task_btf() {
+                enter::<BtfTask>(&ctx, $kind)
+            } else {
+                enter::<HelperTask>(&ctx, $kind)
+            }
         }
 
         #[tracepoint]
         pub fn $exit(ctx: TracePointContext) -> u32 {
-            exit(&ctx, $kind)
+            if task_btf() {
+                exit::<BtfTask>(&ctx, $kind)
+            } else {
+                exit::<HelperTask>(&ctx, $kind)
+            }
         }
     )*};
 }

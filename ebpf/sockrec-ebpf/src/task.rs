@@ -1,0 +1,152 @@
+//! The current task: who it is (pid, tid, uid, cgroup, comm) and where its
+//! open files are, read in one of two ways.
+//!
+//! - [`BtfTask`]: `bpf_get_current_task_btf()` (Linux 5.11+) hands the
+//!   program a pointer the verifier knows the BTF type of, so every field
+//!   after it is a plain load (`kernel::btf_*`). One helper call in all.
+//! - [`HelperTask`]: one helper per field (`bpf_get_current_pid_tgid()`,
+//!   `_uid_gid()`, `_cgroup_id()`, `_comm()`) and `bpf_probe_read_kernel`
+//!   for the file table, for kernels without the first.
+//!
+//! Helper calls cost 25-75 ns each in this VM (docs/design.md), which made
+//! the syscall programs' task fields and file-table walk ~2/3 of their time.
+//! User space says which way to use in the `TASK_BTF` global
+//! (`config::task_btf`); each program checks it once and runs the code for
+//! that way only (the verifier follows the one branch a read-only global
+//! allows, so a kernel without `bpf_get_current_task_btf` never sees the
+//! call).
+
+use aya_ebpf::helpers::{
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+    generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_current_task_btf},
+};
+
+use crate::{
+    config::{FIELDS, field},
+    kernel::{btf_u32, btf_u64, read},
+};
+
+/// What the programs read of the current task.
+pub trait Task: Copy {
+    /// The current task.
+    fn current() -> Self;
+    /// As `bpf_get_current_pid_tgid()`: tgid (the process) in the upper
+    /// 32 bits, pid (the thread) in the lower.
+    fn pid_tgid(self) -> u64;
+    /// `current_uid()`.
+    fn uid(self) -> u32;
+    /// The task's cgroup v2 id (its kernfs inode number).
+    fn cgroup_id(self) -> u64;
+    /// `task->comm`.
+    fn comm(self) -> [u8; 16];
+    /// `task->files->fdt`'s `max_fds` and `fd` (the array of `struct file *`).
+    fn fd_table(self) -> Option<(u64, u64)>;
+}
+
+/// The current task as a BTF pointer (see the module docs).
+#[derive(Clone, Copy)]
+pub struct BtfTask(u64);
+
+impl Task for BtfTask {
+    #[inline(always)]
+    fn current() -> Self {
+        BtfTask(unsafe { bpf_get_current_task_btf() } as u64)
+    }
+
+    #[inline(always)]
+    fn pid_tgid(self) -> u64 {
+        // task_struct.pid is the thread's id, .tgid the process's, as
+        // bpf_get_current_pid_tgid() returns them (kernel/bpf/helpers.c).
+        let fs = &FIELDS;
+        ((btf_u32(self.0, &fs.task_tgid) as u64) << 32) | btf_u32(self.0, &fs.task_pid) as u64
+    }
+
+    #[inline(always)]
+    fn uid(self) -> u32 {
+        // task->cred->uid, as bpf_get_current_uid_gid() reads it.
+        let fs = &FIELDS;
+        btf_u32(btf_u64(self.0, &fs.task_cred), &fs.cred_uid)
+    }
+
+    #[inline(always)]
+    fn cgroup_id(self) -> u64 {
+        // task_dfl_cgroup(task)->kn->id, as bpf_get_current_cgroup_id() reads it.
+        let fs = &FIELDS;
+        let css_set = btf_u64(self.0, &fs.task_cgroups);
+        let cgroup = btf_u64(css_set, &fs.css_set_dfl_cgrp);
+        btf_u64(btf_u64(cgroup, &fs.cgroup_kn), &fs.kernfs_node_id)
+    }
+
+    #[inline(always)]
+    fn comm(self) -> [u8; 16] {
+        let f = field(&FIELDS.task_comm);
+        if f.size < 16 {
+            return [0; 16];
+        }
+        let p = self.0 + f.offset as u64;
+        // SAFETY: within `comm`, two 8-byte loads the verifier checks
+        // against the task's BTF.
+        let (a, b) = unsafe {
+            (
+                core::ptr::read_volatile(p as *const u64),
+                core::ptr::read_volatile((p + 8) as *const u64),
+            )
+        };
+        let mut comm = [0u8; 16];
+        comm[..8].copy_from_slice(&a.to_ne_bytes());
+        comm[8..].copy_from_slice(&b.to_ne_bytes());
+        comm
+    }
+
+    #[inline(always)]
+    fn fd_table(self) -> Option<(u64, u64)> {
+        let fs = &FIELDS;
+        // struct files_struct and struct fdtable are typed too; `fd` is a
+        // `struct file **`, which the verifier hands back as a number.
+        let fdt = btf_u64(btf_u64(self.0, &fs.task_files), &fs.files_fdt);
+        let fd = btf_u64(fdt, &fs.fdt_fd);
+        if fd == 0 {
+            return None;
+        }
+        Some((btf_u32(fdt, &fs.fdt_max_fds) as u64, fd))
+    }
+}
+
+/// The current task through helpers (see the module docs).
+#[derive(Clone, Copy)]
+pub struct HelperTask;
+
+impl Task for HelperTask {
+    #[inline(always)]
+    fn current() -> Self {
+        HelperTask
+    }
+
+    #[inline(always)]
+    fn pid_tgid(self) -> u64 {
+        bpf_get_current_pid_tgid()
+    }
+
+    #[inline(always)]
+    fn uid(self) -> u32 {
+        bpf_get_current_uid_gid() as u32
+    }
+
+    #[inline(always)]
+    fn cgroup_id(self) -> u64 {
+        unsafe { bpf_get_current_cgroup_id() }
+    }
+
+    #[inline(always)]
+    fn comm(self) -> [u8; 16] {
+        bpf_get_current_comm().unwrap_or([0; 16])
+    }
+
+    #[inline(always)]
+    fn fd_table(self) -> Option<(u64, u64)> {
+        let fs = &FIELDS;
+        let task = unsafe { bpf_get_current_task() };
+        let fdt = read(read(task, &fs.task_files)?, &fs.files_fdt)?;
+        Some((read(fdt, &fs.fdt_max_fds)?, read(fdt, &fs.fdt_fd)?))
+    }
+}
