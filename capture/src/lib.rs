@@ -20,6 +20,7 @@ pub mod addr;
 mod batch;
 mod footer;
 mod reader;
+mod row_group;
 pub mod schema;
 mod writer;
 
@@ -27,4 +28,4 @@ pub use addr::SockAddr;
 pub use batch::UNKNOWN_KIND;
 pub use reader::CaptureInfo;
 pub use schema::{FORMAT_VERSION, capture_schema};
-pub use writer::{CaptureMeta, CaptureSummary, CaptureWriter, ZSTD_LEVEL};
+pub use writer::{CaptureMeta, CaptureSummary, CaptureWriter, ZSTD_LEVEL, writer_properties};

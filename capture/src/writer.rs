@@ -44,8 +44,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sockrec_common::SocketEvent;
 
-use crate::batch::EventBatch;
 use crate::footer::FooterBuilder;
+use crate::row_group::RowGroupBuilder;
 use crate::schema::{self, FORMAT_VERSION, capture_schema, col};
 
 /// ZSTD level of the column chunks: 3 is zstd's default, a good
@@ -126,7 +126,8 @@ pub struct CaptureWriter {
     path: PathBuf,
     file: File,
     writer: ArrowWriter<Spool>,
-    batch: EventBatch,
+    /// The row group being built.
+    rows: RowGroupBuilder,
     meta: CaptureMeta,
     /// `ARROW:schema` metadata, so readers of a provisional footer get the
     /// exact Arrow types back (e.g. the `time` column's UTC zone).
@@ -207,7 +208,7 @@ impl CaptureWriter {
             path: path.to_path_buf(),
             file,
             writer,
-            batch: EventBatch::new(meta.boot_time_ns),
+            rows: RowGroupBuilder::new(meta.boot_time_ns),
             meta,
             arrow_schema_kv: KeyValue::new(
                 ARROW_SCHEMA_META_KEY.to_string(),
@@ -227,12 +228,12 @@ impl CaptureWriter {
     /// Buffers one event. `probe` names the attach point that produced it
     /// (the `probe` column), e.g. `tracepoint:syscalls:sys_exit_connect`.
     pub fn push(&mut self, ev: &SocketEvent, probe: &'static str) {
-        self.batch.push(ev, probe);
+        self.rows.push(ev, probe);
     }
 
     /// Events buffered since the last flush.
     pub fn buffered_rows(&self) -> usize {
-        self.batch.len()
+        self.rows.len()
     }
 
     /// Events in row groups so far (in the file, or waiting in memory for
@@ -247,11 +248,13 @@ impl CaptureWriter {
     /// writing a footer, which grows with every row group, each time.
     pub fn end_row_group(&mut self) -> Result<()> {
         let ctx = || format!("writing capture {}", self.path.display());
-        if !self.batch.is_empty() {
-            let batch = self.batch.finish(&self.meta.host)?;
-            self.writer.write(&batch).with_context(ctx)?;
+        if !self.rows.is_empty() {
+            // Kind by kind into one row group (row_group.rs).
+            for batch in self.rows.finish(&self.meta.host)? {
+                self.writer.write(&batch).with_context(ctx)?;
+                self.rows_written += batch.num_rows() as u64;
+            }
             self.writer.flush().with_context(ctx)?;
-            self.rows_written += batch.num_rows() as u64;
         }
         Ok(())
     }
@@ -415,14 +418,23 @@ impl CaptureWriter {
     }
 }
 
-/// ZSTD, dictionaries for the repetitive columns, statistics for pruning.
-fn writer_properties() -> Result<WriterProperties> {
+/// Rows per data page at most (parquet-rs: 20 000 by default). Rows are
+/// grouped by kind in each row group (row_group.rs), and a reader skips the
+/// pages whose statistics rule them out: smaller pages leave fewer rows of
+/// other kinds in the pages a query on calls must read.
+const DATA_PAGE_ROWS: usize = 4 << 10;
+
+/// The capture's Parquet settings: ZSTD, dictionaries for the repetitive
+/// columns, delta-encoded times, page statistics for pruning. Public so
+/// that `cargo xtask bench` writes its captures with the very same.
+pub fn writer_properties() -> Result<WriterProperties> {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         // Row groups are cut by the caller's flushes, never by size.
-        .set_max_row_group_row_count(None);
+        .set_max_row_group_row_count(None)
+        .set_data_page_row_count_limit(DATA_PAGE_ROWS);
     // Timestamps and latencies are nearly all distinct: a dictionary attempt
     // would only cost time before falling back to plain encoding. Times grow
     // by small steps, which delta encoding stores in a few bits: measured on

@@ -100,11 +100,12 @@ fn address_events(t: u64) -> Vec<(SocketEvent, &'static str)> {
     let abs = with_addr(event(EventKind::Bind, t + 3), 1, b"\0abstract", 2 + 9);
     let exit_connect = "tracepoint:syscalls:sys_exit_connect";
     let exit_bind = "tracepoint:syscalls:sys_exit_bind";
+    // In the order a row group holds them: kind by kind, by name.
     vec![
-        (v4, exit_connect),
-        (v6, exit_connect),
         (unix, exit_bind),
         (abs, exit_bind),
+        (v4, exit_connect),
+        (v6, exit_connect),
     ]
 }
 
@@ -117,9 +118,10 @@ fn other_events(t: u64) -> Vec<(SocketEvent, &'static str)> {
     accept.flags = FLAG_IN_FLIGHT;
     accept.ret = 99; // garbage: must not show up
     accept.fd = 6;
+    // In the order a row group holds them: kind by kind, by name.
     vec![
-        (send, "kprobe:sock_sendmsg"),
         (accept, "tracepoint:syscalls:sys_enter_accept"),
+        (send, "kprobe:sock_sendmsg"),
     ]
 }
 
@@ -224,7 +226,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
     let b = &batches[0];
     assert_eq!(
         strings(&batches, "addr"),
-        ["127.0.0.1", "::1", "/run/x.sock", "@abstract"].map(|s| Some(s.to_string()))
+        ["/run/x.sock", "@abstract", "127.0.0.1", "::1"].map(|s| Some(s.to_string()))
     );
     let port = b
         .column_by_name("port")
@@ -232,7 +234,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
         .as_primitive::<UInt16Type>();
     assert_eq!(
         port.iter().collect::<Vec<_>>(),
-        [Some(8080), Some(443), None, None]
+        [None, None, Some(8080), Some(443)]
     );
     let fam = b
         .column_by_name("addr_family")
@@ -240,7 +242,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
         .as_primitive::<UInt16Type>();
     assert_eq!(
         fam.iter().collect::<Vec<_>>(),
-        [Some(2), Some(10), Some(1), Some(1)]
+        [Some(1), Some(1), Some(2), Some(10)]
     );
     let errno = b
         .column_by_name("errno")
@@ -248,29 +250,29 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
         .as_primitive::<Int32Type>();
     assert_eq!(
         errno.iter().collect::<Vec<_>>(),
-        [Some(111), None, None, None]
+        [None, None, Some(111), None]
     );
     let fd = b.column_by_name("fd").unwrap().as_primitive::<Int32Type>();
     assert_eq!(
         fd.iter().collect::<Vec<_>>(),
-        [Some(3), Some(4), None, None]
+        [None, None, Some(3), Some(4)]
     );
     let lat = b
         .column_by_name("latency_ns")
         .unwrap()
         .as_primitive::<UInt64Type>();
-    assert_eq!(lat.value(0), 1234);
+    assert_eq!(lat.value(2), 1234);
     let time = b
         .column_by_name("time")
         .unwrap()
         .as_primitive::<TimestampNanosecondType>();
-    assert_eq!(time.value(0), BOOT + 1_000);
+    assert_eq!(time.value(2), BOOT + 1_000);
     assert_eq!(
         strings(&batches, "kind"),
-        ["connect", "connect", "bind", "bind"].map(|s| Some(s.to_string()))
+        ["bind", "bind", "connect", "connect"].map(|s| Some(s.to_string()))
     );
     assert_eq!(
-        strings(&batches, "probe")[2].as_deref(),
+        strings(&batches, "probe")[0].as_deref(),
         Some("tracepoint:syscalls:sys_exit_bind")
     );
     assert_eq!(strings(&batches, "comm")[0].as_deref(), Some("testcomm"));
@@ -293,7 +295,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
         .as_primitive::<Int64Type>();
     assert_eq!(
         ret.iter().skip(n - 2).collect::<Vec<_>>(),
-        [Some(512), None]
+        [None, Some(512)]
     );
     let bytes = last
         .column_by_name("bytes")
@@ -301,10 +303,10 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
         .as_primitive::<Int64Type>();
     assert_eq!(
         bytes.iter().skip(n - 2).collect::<Vec<_>>(),
-        [Some(512), None]
+        [None, Some(512)]
     );
     let in_flight = last.column_by_name("in_flight").unwrap().as_boolean();
-    assert!(in_flight.value(n - 1));
+    assert!(in_flight.value(n - 2));
 
     // An empty flush still refreshes the metadata.
     w.set_lost(vec![5, 6]);

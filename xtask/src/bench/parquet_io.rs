@@ -14,12 +14,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::{
     arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder},
-    basic::{Compression, ZstdLevel},
-    file::{
-        metadata::KeyValue,
-        properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder},
-    },
-    schema::types::ColumnPath,
+    file::{metadata::KeyValue, properties::WriterPropertiesBuilder},
 };
 use std::{collections::HashMap, fs::File, path::Path, sync::Arc};
 
@@ -27,19 +22,13 @@ use std::{collections::HashMap, fs::File, path::Path, sync::Arc};
 /// dictionaries off).
 pub const DISTINCT_COLUMNS: [&str; 3] = ["time", "time_ns", "latency_ns"];
 
-/// The recorder's writer settings, as in `capture/src/writer.rs`
-/// (`writer_properties()`); keep the two alike. Its row groups are cut by
-/// its flushes (every 5 s, or 1M events): a rewrite cuts them by count.
+/// The recorder's writer settings (`sockrec_capture::writer_properties`),
+/// with row groups cut at `row_group_rows` (the recorder cuts its own).
 pub fn recorder_props(row_group_rows: Option<usize>) -> WriterPropertiesBuilder {
-    let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid")))
-        .set_dictionary_enabled(true)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(row_group_rows);
-    for c in DISTINCT_COLUMNS {
-        b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
-    }
-    b
+    sockrec_capture::writer_properties()
+        .expect("the capture's writer settings are valid")
+        .into_builder()
+        .set_max_row_group_row_count(row_group_rows)
 }
 
 /// The capture's key-value metadata (`sockrec.*`), without the Arrow schema
@@ -103,9 +92,9 @@ pub fn column_sizes(path: &Path) -> Result<Vec<(String, u64)>> {
 /// Writes `src`'s rows again and again into `dst` until it holds at least
 /// `min_rows`, each copy's `time`/`time_ns` shifted past the previous
 /// copy's end (so the result reads as one long recording), with the
-/// recorder's writer settings, 1M-row groups (a busy recording's flushes),
-/// and `src`'s metadata, its `sockrec.end_ns` moved to the new end.
-/// Returns the rows written.
+/// recorder's writer settings, `src`'s row groups as they are (the
+/// recorder's size, rows grouped by kind), and `src`'s metadata, its
+/// `sockrec.end_ns` moved to the new end. Returns the rows written.
 pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
     let src_rows = rows(src)?;
     if src_rows == 0 {
@@ -117,6 +106,12 @@ pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
     let shift = hi - lo + 1_000_000_000;
 
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(src)?)?;
+    let row_groups: Vec<usize> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| rg.num_rows() as usize)
+        .collect();
     let mut kv = key_values(builder.metadata().file_metadata().key_value_metadata());
     for k in &mut kv {
         if k.key == "sockrec.end_ns"
@@ -132,30 +127,35 @@ pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
         DataType::Timestamp(_, tz) => tz.clone(),
         other => bail!("unexpected type of time: {other}"),
     };
-    let props = recorder_props(Some(1 << 20))
+    // Row groups are cut below, one per source row group.
+    let props = recorder_props(None)
         .set_key_value_metadata(Some(kv))
         .build();
     let mut w = ArrowWriter::try_new(File::create(dst)?, schema.clone(), Some(props))?;
     for copy in 0..copies {
         let off = shift * copy;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(src)?)?
-            .with_batch_size(64 * 1024)
-            .build()?;
-        for batch in reader {
-            let batch = batch?;
-            let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-            cols[time] = Arc::new(
-                cols[time]
-                    .as_primitive::<TimestampNanosecondType>()
-                    .unary::<_, TimestampNanosecondType>(|t| t + off as i64)
-                    .with_timezone_opt(tz.clone()),
-            );
-            cols[time_ns] = Arc::new(
-                cols[time_ns]
-                    .as_primitive::<UInt64Type>()
-                    .unary::<_, UInt64Type>(|t| t + off),
-            );
-            w.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
+        for (i, &n) in row_groups.iter().enumerate() {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(src)?)?
+                .with_row_groups(vec![i])
+                .with_batch_size(n.max(1))
+                .build()?;
+            for batch in reader {
+                let batch = batch?;
+                let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+                cols[time] = Arc::new(
+                    cols[time]
+                        .as_primitive::<TimestampNanosecondType>()
+                        .unary::<_, TimestampNanosecondType>(|t| t + off as i64)
+                        .with_timezone_opt(tz.clone()),
+                );
+                cols[time_ns] = Arc::new(
+                    cols[time_ns]
+                        .as_primitive::<UInt64Type>()
+                        .unary::<_, UInt64Type>(|t| t + off),
+                );
+                w.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
+            }
+            w.flush()?;
         }
     }
     w.close()?;
@@ -275,6 +275,9 @@ mod tests {
             })
             .collect();
         assert_eq!(ns.len(), 30);
+        // Each copy of the source's one row group is a row group.
+        let b = ParquetRecordBatchReaderBuilder::try_new(File::open(&dst).unwrap()).unwrap();
+        assert_eq!(b.metadata().num_row_groups(), 3);
         // The span is 90 ns; each copy moves by it plus 1 s.
         let shift = 90 + 1_000_000_000;
         assert_eq!(ns[10], ns[0] + shift);
@@ -305,8 +308,8 @@ mod tests {
         );
         write_small(&src, 1000);
         let props = recorder_props(Some(100)).set_column_encoding(
-            ColumnPath::from("time_ns"),
-            parquet::basic::Encoding::DELTA_BINARY_PACKED,
+            parquet::schema::types::ColumnPath::from("time_ns"),
+            parquet::basic::Encoding::PLAIN,
         );
         let bytes = rewrite(&src, &dst, props).unwrap();
         assert_eq!(bytes, std::fs::metadata(&dst).unwrap().len());

@@ -5,7 +5,7 @@
 //! (`--comm bench-udp`), so the capture holds its events and nothing else.
 //! Then the capture is rewritten (see `parquet_io`) under one changed
 //! setting at a time: row-group size, dictionaries, delta encoding of the
-//! time columns, zstd level, page statistics. Sizes include the footer and
+//! time columns, page size, zstd level, page statistics. Sizes include the footer and
 //! metadata, as a user's `ls` would.
 
 use anyhow::Result;
@@ -27,9 +27,10 @@ struct Variant {
     props: fn() -> WriterPropertiesBuilder,
 }
 
-fn delta_time(b: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
-    DISTINCT_COLUMNS.iter().fold(b, |b, c| {
-        b.set_column_encoding(ColumnPath::from(*c), Encoding::DELTA_BINARY_PACKED)
+/// The time columns plain, as before the recorder delta-encoded them.
+fn plain_time(b: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+    ["time", "time_ns"].iter().fold(b, |b, c| {
+        b.set_column_encoding(ColumnPath::from(*c), Encoding::PLAIN)
     })
 }
 
@@ -41,7 +42,7 @@ const VARIANTS: &[Variant] = &[
         props: || recorder_props(Some(ONE_MI)),
     },
     Variant {
-        name: "row groups of 64 Ki rows",
+        name: "row groups of 64 Ki rows (the recorder's)",
         props: || recorder_props(Some(64 << 10)),
     },
     Variant {
@@ -57,8 +58,21 @@ const VARIANTS: &[Variant] = &[
         props: || recorder_props(Some(ONE_MI)).set_dictionary_enabled(false),
     },
     Variant {
-        name: "DELTA_BINARY_PACKED time, time_ns, latency_ns",
-        props: || delta_time(recorder_props(Some(ONE_MI))),
+        name: "time, time_ns PLAIN (not DELTA_BINARY_PACKED)",
+        props: || plain_time(recorder_props(Some(ONE_MI))),
+    },
+    Variant {
+        name: "latency_ns DELTA_BINARY_PACKED too",
+        props: || {
+            recorder_props(Some(ONE_MI)).set_column_encoding(
+                ColumnPath::from(DISTINCT_COLUMNS[2]),
+                Encoding::DELTA_BINARY_PACKED,
+            )
+        },
+    },
+    Variant {
+        name: "data pages of at most 4 Ki rows (default 20 000)",
+        props: || recorder_props(Some(ONE_MI)).set_data_page_row_count_limit(4 << 10),
     },
     Variant {
         name: "zstd level 1",
@@ -79,9 +93,9 @@ const VARIANTS: &[Variant] = &[
         props: || recorder_props(Some(ONE_MI)).set_statistics_enabled(EnabledStatistics::Chunk),
     },
     Variant {
-        name: "delta time columns + zstd 9 + one row group",
+        name: "zstd 9 + one row group",
         props: || {
-            delta_time(recorder_props(None))
+            recorder_props(None)
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(9).expect("valid")))
         },
     },
