@@ -42,7 +42,10 @@ FROM (
         END AS family
     FROM events
     -- One pass over the capture (a UNION ALL of the two maps read it twice).
-    WHERE kind = 'connect' OR (kind IN ('accept', 'accept4') AND ret >= 0)
+    -- The condition on `kind` alone comes first so that the reader can skip
+    -- the pages of other kinds (captures group each row group's rows by
+    -- kind); a condition that mixes in `ret` is no use for that.
+    WHERE kind IN ('connect', 'accept', 'accept4') AND (kind = 'connect' OR ret >= 0)
 )
 GROUP BY map, comm, family
 -- bpftrace prints maps by name, each sorted by value, smallest first.

@@ -32,16 +32,19 @@
 --   bpftrace (the book fills `@prot2str` in BEGIN), and knows only four
 --   protocols.
 SELECT
-    map,
+    CASE kind WHEN 'connect' THEN 'connect' ELSE 'accept' END AS map,
     comm,
     protocol,
     proto_name(protocol) AS protocol_name,
     proto_short(family, protocol) AS protocol_short,
-    count(*) AS count
+    sum(calls) AS count
 FROM (
-    SELECT CASE kind WHEN 'connect' THEN 'connect' ELSE 'accept' END AS map, comm, family, protocol
+    -- Counted by the columns as stored first, and named after: the names
+    -- are then made once per group, not once per call.
+    SELECT kind, comm, family, protocol, count(*) AS calls
     FROM events
     WHERE kind IN ('accept', 'accept4', 'connect')
+    GROUP BY kind, comm, family, protocol
 )
 -- The map's keys, as bpftrace's: IPv4 and IPv6 TCP are one line.
 GROUP BY map, comm, protocol, protocol_name, protocol_short

@@ -58,8 +58,10 @@ impl From<FormatArg> for Format {
 }
 
 pub fn run(args: QueryArgs) -> Result<()> {
+    // Block-buffered: stdout is line-buffered, which made one write(2)
+    // per CSV or JSON line (soconnect's 417 K rows: ~0.2 s of its 0.26).
     let mut stdout = PipeAware {
-        inner: std::io::stdout().lock(),
+        inner: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         broken: false,
     };
     if args.list {
@@ -67,6 +69,7 @@ pub fn run(args: QueryArgs) -> Result<()> {
         for r in REPORTS {
             writeln!(stdout, "{:width$}  {}", r.name, r.summary())?;
         }
+        stdout.flush()?;
         return Ok(());
     }
     let query = match (&args.sql, &args.query) {
@@ -87,7 +90,9 @@ pub fn run(args: QueryArgs) -> Result<()> {
     } else {
         args.inputs
     };
-    match sockrec_analyzer::run(&inputs, &query, args.format.map(Into::into), &mut stdout) {
+    let written = sockrec_analyzer::run(&inputs, &query, args.format.map(Into::into), &mut stdout)
+        .and_then(|()| Ok(stdout.flush()?));
+    match written {
         // `sockrec query ... | head`: the reader has what it wanted.
         Err(_) if stdout.broken => Ok(()),
         other => other,
