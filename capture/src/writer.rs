@@ -421,20 +421,33 @@ impl CaptureWriter {
 /// Rows per data page at most (parquet-rs: 20 000 by default). Rows are
 /// grouped by kind in each row group (row_group.rs), and a reader skips the
 /// pages whose statistics rule them out: smaller pages leave fewer rows of
-/// other kinds in the pages a query on calls must read.
-const DATA_PAGE_ROWS: usize = 4 << 10;
+/// other kinds in the pages a query on calls must read. But the writer
+/// keeps every page's index entry in memory until the file is finished, so
+/// pages of 4 Ki rows, with page statistics on every column, took a 60 s
+/// busy recording's peak RSS from 91 to 107 MiB (`cargo xtask bench
+/// memory`); hence 8 Ki, and page statistics only where they prune.
+const DATA_PAGE_ROWS: usize = 8 << 10;
+
+/// The columns with statistics per page (in the page index) as well as per
+/// row group: `kind` (its pages each hold one kind or a few) and the times
+/// (time ranges). The other columns' pages mix values from all over the
+/// row group, so their page statistics would rarely rule a page out.
+const PAGE_STATISTICS: [&str; 3] = [col::KIND, col::TIME, col::TIME_NS];
 
 /// The capture's Parquet settings: ZSTD, dictionaries for the repetitive
-/// columns, delta-encoded times, page statistics for pruning. Public so
+/// columns, delta-encoded times, statistics for pruning. Public so
 /// that `cargo xtask bench` writes its captures with the very same.
 pub fn writer_properties() -> Result<WriterProperties> {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
         .set_dictionary_enabled(true)
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         // Row groups are cut by the caller's flushes, never by size.
         .set_max_row_group_row_count(None)
         .set_data_page_row_count_limit(DATA_PAGE_ROWS);
+    for c in PAGE_STATISTICS {
+        b = b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::Page);
+    }
     // Timestamps and latencies are nearly all distinct: a dictionary attempt
     // would only cost time before falling back to plain encoding. Times grow
     // by small steps, which delta encoding stores in a few bits: measured on
