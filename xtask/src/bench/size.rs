@@ -71,7 +71,7 @@ const VARIANTS: &[Variant] = &[
         },
     },
     Variant {
-        name: "data pages of 20 000 rows (parquet-rs's default; the recorder's: 4 Ki)",
+        name: "data pages of 20 000 rows (parquet-rs's default; the recorder's: 8 Ki)",
         props: || recorder_props(Some(ONE_MI)).set_data_page_row_count_limit(20_000),
     },
     Variant {
