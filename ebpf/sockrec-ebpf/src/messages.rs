@@ -16,7 +16,6 @@
 
 use aya_ebpf::{
     EbpfContext,
-    helpers::generated::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     macros::{raw_tracepoint, tracepoint},
     maps::PerCpuArray,
     programs::{RawTracePointContext, TracePointContext},
@@ -27,7 +26,7 @@ use crate::{
     config::{FIELDS, current_pid_tgid, should_trace, task_btf},
     emit, kernel,
     maps::{MSG_PENDING, RECV_BATCH, SEND_BATCH},
-    task::{BtfTask, HelperTask, Task},
+    task::{BtfTask, HelperTask, Task, fill_task},
 };
 
 /// A batch is handed over once its first message is this old, so a CPU
@@ -70,27 +69,15 @@ fn fill_message(
     sock: (u16, u16, u16),
 ) {
     if task_btf() {
-        fill_message_task(ev, BtfTask::current(), pid_tgid);
+        fill_task!(&mut *ev, BtfTask::current(), pid_tgid);
     } else {
-        fill_message_task(ev, HelperTask, pid_tgid);
+        fill_task!(&mut *ev, HelperTask, pid_tgid);
     }
     ev.kind = kind as u8;
     ev.ret = ret;
     ev.call_flags = flags as u32;
     (ev.family, ev.sock_type, ev.protocol) = sock;
     ev.flags = FLAG_SOCK_FROM_KERNEL;
-}
-
-/// Who sent or received the message, when and where.
-#[inline(always)]
-fn fill_message_task<T: Task>(ev: &mut MessageEvent, task: T, pid_tgid: u64) {
-    ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
-    ev.cgroup_id = task.cgroup_id();
-    ev.pid = (pid_tgid >> 32) as u32;
-    ev.tid = pid_tgid as u32;
-    ev.uid = task.uid();
-    ev.cpu = unsafe { bpf_get_smp_processor_id() };
-    ev.comm = task.comm();
 }
 
 #[tracepoint]

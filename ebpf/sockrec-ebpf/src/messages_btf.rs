@@ -15,18 +15,14 @@
 //! (docs/design.md); this program makes three (the task, the time, the CPU,
 //! which the JIT inlines).
 
-use aya_ebpf::{
-    helpers::generated::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
-    macros::btf_tracepoint,
-    programs::BtfTracePointContext,
-};
+use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL};
 
 use crate::{
     config::{FIELDS, should_trace},
     kernel::btf_u16,
     messages::emit_batched,
-    task::{BtfTask, Task},
+    task::{BtfTask, Task, fill_task},
 };
 
 #[inline(always)]
@@ -41,12 +37,7 @@ fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
     let ret: i32 = ctx.arg(1);
     let flags: i32 = ctx.arg(2);
     emit_batched(kind, |ev| {
-        ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
-        ev.pid = (pid_tgid >> 32) as u32;
-        ev.tid = pid_tgid as u32;
-        ev.uid = task.uid();
-        ev.cgroup_id = task.cgroup_id();
-        ev.cpu = unsafe { bpf_get_smp_processor_id() };
+        fill_task!(&mut *ev, task, pid_tgid);
         ev.ret = ret;
         ev.call_flags = flags as u32;
         ev.kind = kind as u8;
@@ -54,7 +45,6 @@ fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
         ev.family = btf_u16(sk, &fs.sk_family);
         ev.sock_type = btf_u16(sk, &fs.sk_type);
         ev.protocol = btf_u16(sk, &fs.sk_protocol);
-        ev.comm = task.comm();
     });
     0
 }

@@ -17,7 +17,7 @@
 
 use aya_ebpf::{
     EbpfContext,
-    helpers::generated::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns, bpf_probe_read_user},
+    helpers::generated::{bpf_ktime_get_boot_ns, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
 };
@@ -27,7 +27,7 @@ use sockrec_common::{ADDR_CAP, EventKind, FLAG_SOCK_FROM_KERNEL, PendingCall, So
 use crate::{
     config::{should_trace, task_btf},
     emit, kernel, pending,
-    task::{BtfTask, HelperTask, Task},
+    task::{BtfTask, HelperTask, Task, fill_task},
 };
 
 /// Syscall argument `i` (or, at exit, the return value for `i == 0`).
@@ -42,19 +42,13 @@ pub(crate) fn arg(ctx: &TracePointContext, i: usize) -> u64 {
 /// rest zeroed until known.
 #[inline(always)]
 fn fill_call<T: Task>(ev: &mut SocketEvent, kind: EventKind, task: T, pid_tgid: u64) {
-    ev.time_ns = unsafe { bpf_ktime_get_boot_ns() };
-    ev.cgroup_id = task.cgroup_id();
-    ev.pid = (pid_tgid >> 32) as u32;
-    ev.tid = pid_tgid as u32;
-    ev.uid = task.uid();
-    ev.cpu = unsafe { bpf_get_smp_processor_id() };
+    fill_task!(&mut *ev, task, pid_tgid);
     ev.call_flags = 0;
     ev.kind = kind as u8;
     ev.flags = 0;
     ev.family = 0;
     ev.sock_type = 0;
     ev.protocol = 0;
-    ev.comm = task.comm();
     ev.latency_ns = 0;
     ev.ret = 0;
     ev.fd = -1;

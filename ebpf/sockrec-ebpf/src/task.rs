@@ -26,6 +26,24 @@ use crate::{
     kernel::{btf_u32, btf_u64, read},
 };
 
+/// Fills the fields every event has (who, where, when) in a `SocketEvent`
+/// or a `MessageEvent`, which name them alike, from a [`Task`] and its
+/// `pid_tgid`.
+macro_rules! fill_task {
+    ($ev:expr, $task:expr, $pid_tgid:expr) => {{
+        let (ev, task, pid_tgid) = ($ev, $task, $pid_tgid);
+        ev.time_ns = unsafe { aya_ebpf::helpers::generated::bpf_ktime_get_boot_ns() };
+        ev.cgroup_id = task.cgroup_id();
+        ev.pid = (pid_tgid >> 32) as u32;
+        ev.tid = pid_tgid as u32;
+        ev.uid = task.uid();
+        // Inlined by the JIT: no helper call.
+        ev.cpu = unsafe { aya_ebpf::helpers::generated::bpf_get_smp_processor_id() };
+        ev.comm = task.comm();
+    }};
+}
+pub(crate) use fill_task;
+
 /// What the programs read of the current task.
 pub trait Task: Copy {
     /// The current task.
