@@ -97,10 +97,12 @@ fn default_output() -> PathBuf {
 
 /// `sockrec probes`: the plan for this kernel, as the capture would record it.
 pub fn probes() -> Result<()> {
-    let outcomes = sockrec_recorder::loader::plan()?;
+    let (outcomes, code) = sockrec_recorder::loader::plan()?;
     println!("kernel {}", sockrec_recorder::clock::kernel_release());
     for o in outcomes {
         print!("{}", o.render());
     }
+    // As the capture's sockrec.probes ends (`programs=task:btf,calls:slots`).
+    println!("{:<11} {}", "programs", code.summary());
     Ok(())
 }

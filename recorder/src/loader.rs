@@ -79,8 +79,13 @@ impl KernelCode {
     /// One line for `sockrec.probes`, after the probes: which code the
     /// programs ran, e.g. `programs=task:btf,calls:slots`.
     pub fn describe(&self) -> String {
+        format!("programs={}", self.summary())
+    }
+
+    /// `task:btf,calls:slots` (or `helpers`, `hash`).
+    pub fn summary(&self) -> String {
         format!(
-            "programs=task:{},calls:{}",
+            "task:{},calls:{}",
             if self.task_btf { "btf" } else { "helpers" },
             if self.pending_slots { "slots" } else { "hash" }
         )
@@ -95,8 +100,8 @@ impl KernelCode {
                 pending_slots: false,
             };
         }
-        // BPF_CMPXCHG came with the other atomics in 5.12 (commit
-        // 5ffa25502b5a "bpf: Add instructions for atomic_[cmp]xchg").
+        // BPF_CMPXCHG came with the other atomics in 5.12 ("bpf: Add
+        // instructions for atomic_[cmp]xchg").
         // Kernels that backport BPF features may have it earlier; they get
         // the hash map, which works everywhere.
         let atomics = aya::util::KernelVersion::current()
@@ -233,10 +238,10 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
 
 /// What the probe plan gives on this kernel: every kind attached (then
 /// detached again) by the first way that works, with why earlier ways did
-/// not. For `sockrec probes`.
-pub fn plan() -> Result<Vec<ProbeOutcome>> {
+/// not, and which code the programs run. For `sockrec probes`.
+pub fn plan() -> Result<(Vec<ProbeOutcome>, KernelCode)> {
     let loaded = load(&Filters::default(), 1 << 16, 1 << 14)?;
-    Ok(loaded.outcomes)
+    Ok((loaded.outcomes, loaded.code))
 }
 
 /// Tries each way of catching `kind` until one loads and attaches.

@@ -818,6 +818,11 @@ fn probes_lists_the_plan() -> TestResult {
         text.contains("not rawtracepoint:sock_recv_length: excluded by SOCKREC_EXCLUDE_PROBES"),
         "{text}"
     );
+    // Every kernel of the test matrix (6.1+) runs the newer code.
+    ensure!(
+        text.contains("programs    task:btf,calls:slots\n"),
+        "{text}"
+    );
     Ok(())
 }
 
