@@ -7,9 +7,10 @@
 //!   thread id. A thread claims a slot by swapping its `pid_tgid` into the
 //!   slot's `owner` (0 when free), trying [`PROBES`] slots from `tid` on
 //!   (open addressing), builds the call in place and frees it at exit. The
-//!   JIT inlines array lookups, so no helper runs: the hash map below
-//!   costs ~115 ns to insert and ~100 ns to delete here, about a third of
-//!   a call's programs (docs/benchmarks.md).
+//!   JIT inlines array lookups, so no helper runs, where the hash map below
+//!   costs ~115 ns per insert here (measured by inserting twice) and its
+//!   lookup and delete are helper calls too: the slots took the TCP loop's
+//!   programs from 739 to 571 ns per event (docs/design.md).
 //! - **Hash** (any kernel): `PENDING`, keyed by `pid_tgid`, the call built
 //!   in a per-CPU scratch slot and copied in, as the seed's soconnect keeps
 //!   `@start[tid]`.
