@@ -22,6 +22,7 @@ use anyhow::{Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
 use datafusion::common::DataFusionError;
+use datafusion::common::config::TableParquetOptions;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -67,19 +68,18 @@ impl Session {
             captures.push(info);
         }
 
-        // Information schema: `SHOW TABLES`, `SHOW COLUMNS FROM events`.
-        let mut config = SessionConfig::new().with_information_schema(true);
-        // Captures have no bloom filters: looking for them cost ~7 ms of a
-        // report on 10M events (EXPLAIN ANALYZE, bloom_filter_eval_time).
-        config.options_mut().execution.parquet.bloom_filter_on_read = false;
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = context();
+        // A listing table's format does not read the session's Parquet
+        // options by itself (`ParquetFormat::default()` has its own): hand
+        // them over, or the settings of `context()` do nothing.
+        let parquet = ctx.state().table_options().parquet.clone();
         for f in crate::udf::all() {
             ctx.register_udf(f);
         }
         let mut union: Option<DataFrame> = None;
         for info in &captures {
             let df = ctx
-                .read_table(Arc::new(listing_table(&info.path)?))?
+                .read_table(Arc::new(listing_table(&info.path, &parquet)?))?
                 .with_column(CAPTURE_COLUMN, lit(info.path.display().to_string()))?;
             union = Some(match union {
                 None => df,
@@ -115,6 +115,16 @@ impl Session {
     }
 }
 
+/// The session the captures are read in, before any is registered.
+fn context() -> SessionContext {
+    // Information schema: `SHOW TABLES`, `SHOW COLUMNS FROM events`.
+    let mut config = SessionConfig::new().with_information_schema(true);
+    // Captures have no bloom filters: looking for them cost ~7 ms of a
+    // report on 10M events (EXPLAIN ANALYZE, bloom_filter_eval_time).
+    config.options_mut().execution.parquet.bloom_filter_on_read = false;
+    SessionContext::new_with_config(config)
+}
+
 /// DataFusion's message alone: its error's source chain repeats it
 /// (`SQL error: ParserError("x"): sql parser error: x`), and a parse error
 /// reads best as the parser says it.
@@ -127,15 +137,18 @@ fn query_error(e: DataFusionError) -> anyhow::Error {
 
 /// A listing table over exactly one file, with the capture schema: a file
 /// written before a nullable column was added reads it as NULL.
-fn listing_table(path: &Path) -> Result<ListingTable> {
+fn listing_table(path: &Path, parquet: &TableParquetOptions) -> Result<ListingTable> {
     let shown = path.display();
-    let abs = std::path::absolute(path).map_err(|e| anyhow!("{shown}: {e}"))?;
+    // Canonical: DataFusion's object store refuses a `..` in a path
+    // (`-i ../capture.parquet`), which `std::path::absolute` keeps.
+    let abs = std::fs::canonicalize(path).map_err(|e| anyhow!("{shown}: {e}"))?;
     let file_url =
         Url::from_file_path(&abs).map_err(|()| anyhow!("{shown}: cannot make a file URL"))?;
     // No glob: a file name with `*` or `[` in it is just a name.
     let table_url = ListingTableUrl::try_new(file_url, None)?;
     // Empty extension: captures needn't be called *.parquet.
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension("");
+    let format = ParquetFormat::default().with_options(parquet.clone());
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension("");
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .with_schema(capture_schema());
@@ -230,4 +243,24 @@ fn check_schema(path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The session's Parquet settings (no bloom filter look-ups) reach the
+    /// reader of every capture: a listing table's format has options of its
+    /// own, and until they were handed over the setting did nothing.
+    #[test]
+    fn captures_are_read_with_the_session_parquet_options() {
+        let ctx = context();
+        let parquet = ctx.state().table_options().parquet.clone();
+        assert!(!parquet.global.bloom_filter_on_read);
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/host-a.parquet");
+        let table = listing_table(&fixture, &parquet).unwrap();
+        let format: &dyn std::any::Any = table.options().format.as_ref();
+        let format = format.downcast_ref::<ParquetFormat>();
+        assert!(!format.unwrap().options().global.bloom_filter_on_read);
+    }
 }

@@ -28,6 +28,7 @@ pub const TESTS: Tests = &[
     ("query::snapshots", snapshots),
     ("query::several_hosts", several_hosts),
     ("query::directory_and_glob", directory_and_glob),
+    ("query::relative_paths", relative_paths),
     ("query::empty_capture", empty_capture),
     ("query::sql_bytes_match_workload", sql_bytes_match_workload),
     ("query::name_functions", name_functions),
@@ -402,6 +403,30 @@ fn directory_and_glob() -> TestResult {
         &["sofamily", "-i", &pattern],
         &["nothing-*.parquet", "no file matches"],
     )
+}
+
+/// Captures named relative to the current directory, `..` included (a
+/// postmortem's `sockrec query sofamily -i ../host-a.parquet`), as a file,
+/// a directory and a glob; the `capture` column keeps the name as given.
+fn relative_paths() -> TestResult {
+    let dir = TempDir::new("query-relative");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::copy(fixture("host-a"), dir.path().join("host-a.parquet")).unwrap();
+    let events = &known()?["host-a"]["events"];
+    let sql = "SELECT capture, count(*) AS n FROM events GROUP BY capture";
+    for input in ["../host-a.parquet", "..", "../host-*.parquet"] {
+        let out = util::run(
+            util::sockrec()
+                .current_dir(&work)
+                .args(["query", "-e", sql, "-i", input, "--format", "csv"]),
+        );
+        ensure!(out.status.success(), "-i {input}: {}", util::stderr(&out));
+        let got = String::from_utf8_lossy(&out.stdout);
+        let want = format!("capture,n\n../host-a.parquet,{events}\n");
+        ensure!(got == want, "-i {input}: got {got:?}, want {want:?}");
+    }
+    Ok(())
 }
 
 /// A capture with no rows: each report prints its header and nothing else.
