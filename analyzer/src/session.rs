@@ -14,7 +14,6 @@
 //! so bad input is one clear line naming the file, not a query-time error.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,7 +28,6 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::prelude::{DataFrame, lit};
-use parquet::file::metadata::ParquetMetaDataReader;
 use sockrec_capture::{CaptureInfo, capture_schema};
 use url::Url;
 
@@ -64,7 +62,7 @@ impl Session {
         let mut captures = Vec::with_capacity(paths.len());
         for path in &paths {
             let info = CaptureInfo::open(path)?;
-            check_schema(path)?;
+            check_schema(&info)?;
             captures.push(info);
         }
 
@@ -216,12 +214,9 @@ fn same_values(have: &DataType, want: &DataType) -> bool {
 /// make every report fail obscurely; say which column is wrong instead.
 /// Columns missing from the file are fine if nullable (older captures, once
 /// columns are added); extra ones are ignored.
-fn check_schema(path: &Path) -> Result<()> {
-    let shown = path.display();
-    let file = File::open(path).map_err(|e| anyhow!("{shown}: {e}"))?;
-    let meta = ParquetMetaDataReader::new()
-        .parse_and_finish(&file)
-        .map_err(|e| anyhow!("{shown}: damaged Parquet file (no valid footer: {e})"))?;
+fn check_schema(info: &CaptureInfo) -> Result<()> {
+    let shown = info.path.display();
+    let meta = info.metadata();
     let fm = meta.file_metadata();
     let schema: Schema =
         parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())

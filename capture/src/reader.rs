@@ -141,6 +141,12 @@ impl CaptureInfo {
         })
     }
 
+    /// The file's footer, as read by [`CaptureInfo::open`] (without page
+    /// indexes).
+    pub fn metadata(&self) -> &ParquetMetaData {
+        &self.metadata
+    }
+
     /// Total events lost.
     pub fn lost_total(&self) -> u64 {
         self.lost.iter().sum()
