@@ -148,8 +148,12 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     // fresh multi-MB Vec per drain (mmap'd, see above) cost page faults on
     // every one, doubling the recorder's CPU per event.
     let (recycle_tx, recycle) = mpsc::sync_channel::<Vec<SocketEvent>>(2);
-    let writer_thread =
-        thread::spawn(move || write_loop(writer, rx, recycle_tx, probe_of_kind, writer_bytes));
+    // Named, so that its CPU time shows apart from the drain's (`top -H`,
+    // /proc/PID/task; `cargo xtask bench throughput` reads it).
+    let writer_thread = thread::Builder::new()
+        .name("sockrec-writer".into())
+        .spawn(move || write_loop(writer, rx, recycle_tx, probe_of_kind, writer_bytes))
+        .context("starting the capture writer thread")?;
     let next_batch = || {
         recycle
             .try_recv()

@@ -649,10 +649,41 @@ pub fn median(v: &[f64]) -> f64 {
 /// CPU time (user + system) `pid` has used so far, from `/proc/PID/stat`.
 pub fn cpu_time(pid: i32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the comm, which is in parentheses and may hold spaces:
-    // state is field 3, utime 14 and stime 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    // The comm is in parentheses and may hold spaces.
+    stat_cpu(&stat[stat.rfind(')')?..])
+}
+
+/// CPU time (user + system) of each thread of process `pid`, by thread
+/// name (`/proc/PID/task/TID/stat`); threads of the same name are summed.
+pub fn thread_cpu_times(pid: i32) -> Vec<(String, Duration)> {
+    let mut out: Vec<(String, Duration)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let Some(cpu) = stat_cpu(&stat[close..]) else {
+            continue;
+        };
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += cpu,
+            None => out.push((name, cpu)),
+        }
+    }
+    out
+}
+
+/// utime + stime from the part of a `stat` line from the `)` that ends
+/// the comm on.
+fn stat_cpu(rest: &str) -> Option<Duration> {
+    // Fields after the comm: state is field 3, utime 14 and stime 15.
+    let f: Vec<&str> = rest.get(2..)?.split_whitespace().collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
@@ -662,6 +693,34 @@ pub fn cpu_time(pid: i32) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A named thread's CPU shows under its name, apart from the others.
+    #[test]
+    fn thread_cpu_by_name() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::Builder::new()
+            .name("cpu-by-name".into())
+            .spawn(move || {
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(100) {
+                    std::hint::black_box(0u64);
+                }
+                busy_tx.send(()).unwrap();
+                done_rx.recv().unwrap();
+            })
+            .unwrap();
+        busy_rx.recv().unwrap();
+        let threads = thread_cpu_times(std::process::id() as i32);
+        done_tx.send(()).unwrap();
+        t.join().unwrap();
+        let cpu = threads.iter().find(|(n, _)| n == "cpu-by-name");
+        // 100 ms of spinning; clock ticks are 10 ms.
+        assert!(
+            cpu.is_some_and(|(_, c)| *c >= Duration::from_millis(50)),
+            "{threads:?}"
+        );
+    }
 
     #[test]
     fn median_of_odd_even_and_none() {
