@@ -7,7 +7,7 @@
 //! reads as `None`.
 
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
-use core::ffi::c_void;
+use core::{ffi::c_void, mem::MaybeUninit};
 use sockrec_common::{
     FLAG_ADDR_FROM_KERNEL, FLAG_SOCK_FROM_KERNEL, FieldSpec, KernelFields, SocketEvent,
 };
@@ -82,7 +82,9 @@ pub fn read_fields<const N: usize>(base: u64, specs: [&FieldSpec; N]) -> Option<
         }
         return Some(out);
     }
-    let mut window = [0u8; WINDOW as usize];
+    // Not zeroed first: the helper writes every byte (zeros on failure),
+    // and `[0u8; N]` became a call to a one-byte-per-turn `memset`.
+    let mut window = MaybeUninit::<[u8; WINDOW as usize]>::uninit();
     let r = unsafe {
         bpf_probe_read_kernel(
             window.as_mut_ptr().cast::<c_void>(),
@@ -93,6 +95,8 @@ pub fn read_fields<const N: usize>(base: u64, specs: [&FieldSpec; N]) -> Option<
     if r != 0 {
         return None;
     }
+    // SAFETY: written whole by the helper above.
+    let window = unsafe { window.assume_init() };
     for (o, spec) in out.iter_mut().zip(specs) {
         let f = field(spec);
         let at = (f.offset - lo) as usize;
@@ -251,7 +255,8 @@ pub fn peer_of_sock(ev: &mut SocketEvent, sk: u64) {
             if f.size != 16 {
                 return;
             }
-            let mut a = [0u8; 16];
+            // Not zeroed first, as in `read_fields`.
+            let mut a = MaybeUninit::<[u8; 16]>::uninit();
             let r = unsafe {
                 bpf_probe_read_kernel(
                     a.as_mut_ptr().cast::<c_void>(),
@@ -262,6 +267,8 @@ pub fn peer_of_sock(ev: &mut SocketEvent, sk: u64) {
             if r != 0 {
                 return;
             }
+            // SAFETY: written whole by the helper above.
+            let a = unsafe { a.assume_init() };
             ev.addr[..2].copy_from_slice(&AF_INET6.to_le_bytes());
             ev.addr[2..4].copy_from_slice(&port);
             ev.addr[4..8].copy_from_slice(&[0; 4]);

@@ -16,17 +16,18 @@
 //! which the JIT inlines).
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
-use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL};
+use sockrec_common::FLAG_SOCK_FROM_KERNEL;
 
 use crate::{
     config::{FIELDS, should_trace},
     kernel::btf_u16,
-    messages::emit_batched,
+    messages::{emit_batched, message_kind},
     task::{BtfTask, Task, fill_task},
 };
 
 #[inline(always)]
-fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
+fn message<const SEND: bool>(ctx: &BtfTracePointContext) -> i32 {
+    let kind = message_kind::<SEND>();
     let fs = &FIELDS;
     let task = BtfTask::current();
     let pid_tgid = task.pid_tgid();
@@ -51,10 +52,10 @@ fn message(ctx: &BtfTracePointContext, kind: EventKind) -> i32 {
 
 #[btf_tracepoint(function = "sock_send_length")]
 pub fn btf_sock_send_length(ctx: BtfTracePointContext) -> i32 {
-    message(&ctx, EventKind::Send)
+    message::<true>(&ctx)
 }
 
 #[btf_tracepoint(function = "sock_recv_length")]
 pub fn btf_sock_recv_length(ctx: BtfTracePointContext) -> i32 {
-    message(&ctx, EventKind::Recv)
+    message::<false>(&ctx)
 }
