@@ -243,7 +243,10 @@ pub const PENDING_SLOT_COUNT: u32 = 16384;
 ///
 /// The field is `size` bytes at `offset`; for bitfields (`bits != 0`) it is
 /// `bits` wide starting `shift` bits into those bytes (little-endian).
-#[repr(C)]
+///
+/// Eight bytes, 8-aligned, so that a program reads one with a single load
+/// (`config::field` in the eBPF crate).
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FieldSpec {
     pub offset: u32,

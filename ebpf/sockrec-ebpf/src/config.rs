@@ -74,9 +74,23 @@ const ZERO: FieldSpec = FieldSpec {
 /// Reads one entry of [`FIELDS`]. Globals live in a map that user space
 /// fills in before load; the volatile read keeps LLVM from folding the zero
 /// initialiser in.
+///
+/// One 8-byte load, taken apart with shifts (bpfel is little-endian): a
+/// volatile read of the struct itself was a load per member, five per
+/// field and a dozen fields per message. The verifier knows the value
+/// (a read-only, frozen map), so the shifts give it constants too.
 #[inline(always)]
 pub fn field(f: &FieldSpec) -> FieldSpec {
-    unsafe { read_volatile(f) }
+    const _: () = assert!(size_of::<FieldSpec>() == 8 && align_of::<FieldSpec>() == 8);
+    // SAFETY: FieldSpec is 8 bytes and 8-aligned (asserted above).
+    let v = unsafe { read_volatile((f as *const FieldSpec).cast::<u64>()) };
+    FieldSpec {
+        offset: v as u32,
+        size: (v >> 32) as u8,
+        shift: (v >> 40) as u8,
+        bits: (v >> 48) as u8,
+        _pad: 0,
+    }
 }
 
 /// Whether to read the current task as a BTF pointer ([`TASK_BTF`]).
