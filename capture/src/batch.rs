@@ -332,6 +332,17 @@ pub(crate) mod tests {
         ev
     }
 
+    /// A dictionary column, as the strings a reader sees.
+    fn dictionary_text(batch: &RecordBatch, name: &str) -> Vec<String> {
+        let col = batch.column_by_name(name).unwrap();
+        let d = col.as_dictionary::<Int32Type>();
+        let values = d.values().as_string::<i32>();
+        d.keys()
+            .iter()
+            .map(|k| values.value(k.unwrap() as usize).to_string())
+            .collect()
+    }
+
     #[test]
     fn columns_follow_the_event() {
         let mut b = EventBatch::new(1_700_000_000_000_000_000);
@@ -377,16 +388,7 @@ pub(crate) mod tests {
         assert_eq!(batch.num_rows(), 5);
 
         let c = |name: &str| batch.column_by_name(name).unwrap().clone();
-        // The dictionary columns, as the strings a reader sees.
-        let text = |name: &str| -> Vec<String> {
-            let col = c(name);
-            let d = col.as_dictionary::<Int32Type>();
-            let values = d.values().as_string::<i32>();
-            d.keys()
-                .iter()
-                .map(|k| values.value(k.unwrap() as usize).to_string())
-                .collect()
-        };
+        let text = |name: &str| dictionary_text(&batch, name);
         assert_eq!(
             text("kind"),
             ["connect", "recv", "accept", "bind", UNKNOWN_KIND]
@@ -493,15 +495,6 @@ pub(crate) mod tests {
             b"\xffbad",
             b"nginx",
         ];
-        let comm_column = |batch: &RecordBatch| -> Vec<String> {
-            let col = batch.column_by_name("comm").unwrap();
-            let d = col.as_dictionary::<Int32Type>();
-            let values = d.values().as_string::<i32>();
-            d.keys()
-                .iter()
-                .map(|k| values.value(k.unwrap() as usize).to_string())
-                .collect()
-        };
         let mut got = Vec::new();
         for half in comms.chunks(3) {
             for c in half {
@@ -509,7 +502,7 @@ pub(crate) mod tests {
                 ev.comm[..c.len()].copy_from_slice(c);
                 b.push(&ev, "p");
             }
-            got.extend(comm_column(&b.finish("h").unwrap()));
+            got.extend(dictionary_text(&b.finish("h").unwrap(), "comm"));
         }
         assert_eq!(
             got,
