@@ -1,9 +1,7 @@
 //! What user space sets at load time (read-only globals), and the filter
 //! every program applies before doing any work.
 
-use aya_ebpf::helpers::{
-    bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-};
+use aya_ebpf::helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_pid_tgid};
 use core::ptr::read_volatile;
 use sockrec_common::{EVENT_MASK_ALL, EventKind, FieldSpec, KernelFields};
 
@@ -136,10 +134,8 @@ pub fn should_trace(kind: EventKind, pid_tgid: u64) -> bool {
     }
     let want = unsafe { read_volatile(&FILTER_COMM) };
     if want[0] != 0 {
-        let Ok(comm) = bpf_get_current_comm() else {
-            return false;
-        };
-        if comm != want {
+        // A failed read is all zeros, which no filter matches.
+        if crate::task::current_comm() != want {
             return false;
         }
     }

@@ -17,9 +17,13 @@
 //! call).
 
 use aya_ebpf::helpers::{
-    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-    generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_current_task_btf},
+    bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+    generated::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_task,
+        bpf_get_current_task_btf,
+    },
 };
+use core::mem::MaybeUninit;
 
 use crate::{
     config::{FIELDS, field},
@@ -157,7 +161,7 @@ impl Task for HelperTask {
 
     #[inline(always)]
     fn comm(self) -> [u8; 16] {
-        bpf_get_current_comm().unwrap_or([0; 16])
+        current_comm()
     }
 
     #[inline(always)]
@@ -166,5 +170,19 @@ impl Task for HelperTask {
         let task = unsafe { bpf_get_current_task() };
         let fdt = read(read(task, &fs.task_files)?, &fs.files_fdt)?;
         Some((read(fdt, &fs.fdt_max_fds)?, read(fdt, &fs.fdt_fd)?))
+    }
+}
+
+/// `current->comm` through `bpf_get_current_comm()`, into a buffer that is
+/// not zeroed first: the helper writes all 16 bytes (NUL-padded, or zeros
+/// on failure; kernel/bpf/helpers.c). aya's wrapper zeroes it, which became
+/// a call to the object's one-byte-per-turn `memset`.
+#[inline(always)]
+pub fn current_comm() -> [u8; 16] {
+    let mut comm = MaybeUninit::<[u8; 16]>::uninit();
+    // SAFETY: the helper writes the whole buffer, whatever it returns.
+    unsafe {
+        bpf_get_current_comm(comm.as_mut_ptr().cast(), 16);
+        comm.assume_init()
     }
 }
