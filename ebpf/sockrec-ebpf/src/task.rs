@@ -23,6 +23,7 @@ use aya_ebpf::helpers::{
         bpf_get_current_task_btf,
     },
 };
+
 use core::mem::MaybeUninit;
 
 use crate::{
@@ -173,16 +174,27 @@ impl Task for HelperTask {
     }
 }
 
-/// `current->comm` through `bpf_get_current_comm()`, into a buffer that is
-/// not zeroed first: the helper writes all 16 bytes (NUL-padded, or zeros
-/// on failure; kernel/bpf/helpers.c). aya's wrapper zeroes it, which became
-/// a call to the object's one-byte-per-turn `memset`.
+/// `current->comm` through `bpf_get_current_comm()`, NUL-padded. The
+/// buffer is zeroed as two 8-byte words: aya's wrapper zeroes a `[u8; 16]`,
+/// which became a call to the object's one-byte-per-turn `memset`. It must
+/// be zeroed: on older kernels the helper copies with `strscpy`, which
+/// leaves the bytes after the NUL as they were (kernel/bpf/helpers.c), and
+/// the `--comm` filter compares all 16 (an unzeroed buffer made the filter
+/// drop events in the 6.1 guest: `record::kernel_filters_and_sigterm`).
 #[inline(always)]
 pub fn current_comm() -> [u8; 16] {
-    let mut comm = MaybeUninit::<[u8; 16]>::uninit();
-    // SAFETY: the helper writes the whole buffer, whatever it returns.
-    unsafe {
-        bpf_get_current_comm(comm.as_mut_ptr().cast(), 16);
+    let mut comm = MaybeUninit::<[u64; 2]>::uninit();
+    let p = comm.as_mut_ptr().cast::<u64>();
+    // SAFETY: 16 bytes of stack, zeroed with volatile stores (plain ones
+    // are merged into a `memset` call again), then written by the helper.
+    let comm = unsafe {
+        core::ptr::write_volatile(p, 0);
+        core::ptr::write_volatile(p.add(1), 0);
+        bpf_get_current_comm(p.cast(), 16);
         comm.assume_init()
-    }
+    };
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&comm[0].to_ne_bytes());
+    out[8..].copy_from_slice(&comm[1].to_ne_bytes());
+    out
 }
