@@ -241,9 +241,10 @@ impl StaticNames {
 /// their 16 raw bytes. Consecutive events mostly come from the same task,
 /// so the last name is tried first with one 16-byte compare; others go
 /// through a map. Arrow's string dictionary builder, used before, hashed
-/// and compared the text of every row and checked it as UTF-8 first: with
-/// Parquet's own interning of the same values, ~15% of the recorder's CPU
-/// on a UDP loop (`perf record`).
+/// and compared the text of every row and checked it as UTF-8 first. This
+/// took the recorder from 511 to 483 ns of CPU per event on the UDP loop
+/// (three alternating runs of each); Parquet still interns every row's
+/// value again when it writes the column.
 #[derive(Default)]
 struct CommNames {
     keys: Vec<i32>,

@@ -115,10 +115,7 @@ impl Task for BtfTask {
                 core::ptr::read_volatile((p + 8) as *const u64),
             )
         };
-        let mut comm = [0u8; 16];
-        comm[..8].copy_from_slice(&a.to_ne_bytes());
-        comm[8..].copy_from_slice(&b.to_ne_bytes());
-        comm
+        comm_of_words([a, b])
     }
 
     #[inline(always)]
@@ -193,8 +190,14 @@ pub fn current_comm() -> [u8; 16] {
         bpf_get_current_comm(p.cast(), 16);
         comm.assume_init()
     };
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&comm[0].to_ne_bytes());
-    out[8..].copy_from_slice(&comm[1].to_ne_bytes());
-    out
+    comm_of_words(comm)
+}
+
+/// A comm read as two 8-byte words (both ways read it so), as its bytes.
+#[inline(always)]
+fn comm_of_words([a, b]: [u64; 2]) -> [u8; 16] {
+    let mut comm = [0u8; 16];
+    comm[..8].copy_from_slice(&a.to_ne_bytes());
+    comm[8..].copy_from_slice(&b.to_ne_bytes());
+    comm
 }
