@@ -1,8 +1,15 @@
 //! `sockrec info CAPTURE...`: what a capture holds, from its footer.
+//!
+//! Every value from the file (host, kernel, probes, filters, kind names) is
+//! [escaped](sockrec_capture::terminal::escape) for the terminal: a capture
+//! comes from another machine, and its metadata is whatever that file says.
 
 use anyhow::Result;
 use sockrec_capture::CaptureInfo;
+use sockrec_capture::terminal::escape;
+use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
 
 pub fn run(captures: &[PathBuf]) -> Result<()> {
     for (i, path) in captures.iter().enumerate() {
@@ -10,7 +17,199 @@ pub fn run(captures: &[PathBuf]) -> Result<()> {
         if i > 0 {
             println!();
         }
-        print!("{}", info.render());
+        print!("{}", render(&info));
     }
     Ok(())
+}
+
+/// The human summary `sockrec info` prints. If the `kind` column can't be
+/// read, says so in place of the per-kind counts.
+fn render(info: &CaptureInfo) -> String {
+    let mut s = String::new();
+    const INDENT: usize = 17;
+    let mut line = |label: &str, value: &dyn std::fmt::Display| {
+        // Multi-line values (the recorder lists one probe per line)
+        // continue under the value column, not under the labels; each of
+        // their lines is escaped on its own.
+        let value = value.to_string();
+        let lines: Vec<_> = value.trim_end().split('\n').map(escape).collect();
+        let value = lines.join(&format!("\n{:INDENT$}", ""));
+        let _ = writeln!(s, "{:<INDENT$}{value}", format!("{label}:"));
+    };
+    line(
+        "file",
+        &format_args!("{} ({} bytes)", info.path.display(), info.file_size),
+    );
+    line("host", &info.host);
+    line("kernel", &info.kernel);
+    line("format version", &info.format_version);
+    line("sockrec version", &info.sockrec_version);
+    line("start", &wall_clock(info.start_ns));
+    line("end", &wall_clock(info.end_ns));
+    line("duration", &format_duration(info.duration()));
+    line(
+        "rows",
+        &format_args!("{} in {} row group(s)", info.rows, info.row_groups),
+    );
+    line(
+        "complete",
+        &if info.complete {
+            "yes"
+        } else {
+            "no (the recorder did not finish: events up to its last flush)"
+        },
+    );
+    line("probes", &or_none(&info.probes));
+    let per_cpu = info
+        .lost
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    line(
+        "lost",
+        &format_args!("{} (per CPU: {per_cpu})", info.lost_total()),
+    );
+    line("filters", &or_none(&info.filters));
+    match info.events_per_kind() {
+        Ok(kinds) if kinds.is_empty() => line("events", &"none"),
+        Ok(kinds) => {
+            let kinds: Vec<_> = kinds.iter().map(|(k, n)| (escape(k), n)).collect();
+            let _ = writeln!(s, "events:");
+            let width = kinds.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (kind, n) in kinds {
+                let _ = writeln!(s, "  {kind:<width$}  {n}");
+            }
+        }
+        Err(e) => line("events", &format_args!("unreadable ({e:#})")),
+    }
+    s
+}
+
+/// Empty metadata text shown as `none` rather than as nothing.
+fn or_none(text: &str) -> &str {
+    if text.trim().is_empty() { "none" } else { text }
+}
+
+/// RFC 3339 UTC with nanoseconds, or `unknown` for a missing (0) time.
+fn wall_clock(ns: i64) -> String {
+    match u64::try_from(ns) {
+        Ok(ns) if ns > 0 => {
+            humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_nanos(ns)).to_string()
+        }
+        _ => "unknown".to_string(),
+    }
+}
+
+/// Like `1h 2m 3s 450ms`: to the millisecond, finer is noise for a recording.
+fn format_duration(d: Duration) -> String {
+    let ms = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    humantime::format_duration(ms).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The summary's layout, over captures the capture crate's writer
+    //! makes (its own tests check the values `CaptureInfo` reads).
+    use super::*;
+    use sockrec_capture::{CaptureMeta, CaptureWriter};
+    use sockrec_common::{EventKind, SocketEvent};
+
+    const BOOT: i64 = 1_700_000_000_000_000_000;
+
+    fn meta(host: &str) -> CaptureMeta {
+        CaptureMeta {
+            host: host.into(),
+            kernel: "6.1.0-test".into(),
+            boot_time_ns: BOOT,
+            start_ns: BOOT + 5_000_000_000,
+            end_ns: BOOT + 9_000_000_000,
+            probes: "tracepoint:syscalls:sys_exit_connect".into(),
+            lost: vec![5, 6],
+            filters: "pid=42".into(),
+            sockrec_version: "0.1.0-test".into(),
+        }
+    }
+
+    fn event(kind: EventKind, time_ns: u64) -> SocketEvent {
+        // SAFETY: SocketEvent is plain data (repr(C)); zero is a valid event.
+        let mut ev: SocketEvent = unsafe { std::mem::zeroed() };
+        ev.kind = kind as u8;
+        ev.time_ns = time_ns;
+        ev.comm[..4].copy_from_slice(b"test");
+        ev
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sockrec-info-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("c.parquet")
+    }
+
+    #[test]
+    fn finished_capture() {
+        let path = scratch("finished");
+        let mut w = CaptureWriter::create(&path, false, meta("testhost")).unwrap();
+        for (kind, t) in [
+            (EventKind::Socket, 1),
+            (EventKind::Connect, 2),
+            (EventKind::Connect, 3),
+        ] {
+            w.push(&event(kind, t), "p");
+        }
+        w.finish().unwrap();
+        let text = render(&CaptureInfo::open(&path).unwrap());
+        for needle in [
+            "host:            testhost\n",
+            "complete:        yes\n",
+            "lost:            11 (per CPU: 5,6)\n",
+            "start:           2023-11-14T22:13:25.000000000Z\n",
+            "duration:        4s\n",
+            "filters:         pid=42\n",
+            "  connect  2\n",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+        }
+    }
+
+    /// Multi-line values stay in the value column; empty ones say `none`;
+    /// an unfinished capture says so.
+    #[test]
+    fn layout_of_values() {
+        let path = scratch("layout");
+        let mut w = CaptureWriter::create(&path, false, meta("h")).unwrap();
+        w.set_probes("first\nsecond".into());
+        w.set_filters(String::new());
+        w.flush().unwrap();
+        std::mem::forget(w);
+        let text = render(&CaptureInfo::open(&path).unwrap());
+        assert!(
+            text.contains("probes:          first\n                 second\n"),
+            "{text}"
+        );
+        assert!(text.contains("filters:         none\n"), "{text}");
+        assert!(text.contains("complete:        no"), "{text}");
+        assert!(text.contains("events:          none"), "{text}");
+    }
+
+    /// A crafted capture's metadata reaches the terminal as visible
+    /// escapes, never as control sequences.
+    #[test]
+    fn metadata_is_escaped() {
+        let path = scratch("hostile");
+        let mut m = meta("\x1b[2J\x1b]0;owned\x07web-1");
+        m.filters = "comm=\x1b[31mred".into();
+        m.probes = "a\x1b[1Ab\nsecond".into();
+        let w = CaptureWriter::create(&path, false, m).unwrap();
+        w.finish().unwrap();
+        let text = render(&CaptureInfo::open(&path).unwrap());
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(
+            text.contains("host:            \\x1b[2J\\x1b]0;owned\\x07web-1\n"),
+            "{text}"
+        );
+        assert!(text.contains("filters:         comm=\\x1b[31mred\n"));
+        assert!(text.contains("probes:          a\\x1b[1Ab\n                 second\n"));
+    }
 }

@@ -4,7 +4,8 @@
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, ValueEnum};
-use sockrec_analyzer::{Format, Query, REPORTS, reports};
+use sockrec_analyzer::{Format, Limits, Query, REPORTS, reports};
+use sockrec_capture::terminal::escape;
 use std::{
     io::Write as _,
     path::{Path, PathBuf},
@@ -32,6 +33,41 @@ pub struct QueryArgs {
     /// List the built-in reports.
     #[arg(long)]
     list: bool,
+    /// Memory a query may use (e.g. 512M, 8G) before it spills or stops
+    /// [default: half of this machine's memory].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
+}
+
+/// `512M`, `8G`, `1.5G`, `100000`: bytes, with an optional binary suffix
+/// (K, M, G, T; `KiB`, `MB`... read the same).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (like 512M or 8G)"))?;
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{text:?}: unknown unit (K, M, G or T)")),
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !(1.0..=usize::MAX as f64).contains(&bytes) {
+        return Err(format!("{text:?}: out of range"));
+    }
+    Ok(bytes as usize)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,13 +120,18 @@ pub fn run(args: QueryArgs) -> Result<()> {
         let newest = newest_capture(Path::new("."))?;
         eprintln!(
             "sockrec: reading {} (the newest *.parquet here; -i to choose)",
-            newest.display()
+            escape(&newest.display().to_string())
         );
         vec![newest.display().to_string()]
     } else {
         args.inputs
     };
-    let written = sockrec_analyzer::run(&inputs, &query, args.format.map(Into::into), &mut stdout)
+    let limits = match args.memory_limit {
+        Some(memory) => Limits { memory },
+        None => Limits::default(),
+    };
+    let format = args.format.map(Into::into);
+    let written = sockrec_analyzer::run(&inputs, &query, format, limits, &mut stdout)
         .and_then(|()| Ok(stdout.flush()?));
     match written {
         // `sockrec query ... | head`: the reader has what it wanted.

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
+use sockrec_capture::terminal::escape;
 use sockrec_recorder::{Filters, RecordOptions, options};
 use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
@@ -73,7 +74,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         "sockrec: wrote {} events ({} in flight) to {} in {:.1}s: {:.0} events/s, {:.1} bytes/event, lost {} (per CPU: {:?})",
         s.events,
         s.in_flight,
-        opts.output.display(),
+        escape(&opts.output.display().to_string()),
         secs,
         s.events as f64 / secs,
         if s.events > 0 {

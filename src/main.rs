@@ -2,11 +2,12 @@
 //! them back.
 //!
 //! `main` only parses arguments and reports errors: every failure becomes
-//! one `sockrec: ...` line on stderr and exit code 1 (2 for usage errors,
-//! from clap).
+//! one `sockrec: ...` line on stderr (escaped for the terminal: errors
+//! quote paths and names) and exit code 1 (2 for usage errors, from clap).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use sockrec_capture::terminal::escape;
 use std::process::ExitCode;
 
 mod cmd_info;
@@ -57,14 +58,14 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!(
             "sockrec: internal error{at}: {} (a bug: please report it)",
-            what.replace('\n', " ")
+            escape(&what.replace('\n', " "))
         );
     }));
     let cli = Cli::parse();
     match main_inner(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockrec: {}", one_line(&e));
+            eprintln!("sockrec: {}", escape(&one_line(&e)));
             ExitCode::FAILURE
         }
     }

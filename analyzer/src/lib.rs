@@ -24,7 +24,7 @@ use anyhow::{Context as _, Result};
 
 pub use output::Format;
 pub use reports::{REPORTS, Report};
-pub use session::{QueryResult, Session};
+pub use session::{Limits, QueryResult, Session};
 
 /// What to run.
 pub enum Query {
@@ -45,12 +45,13 @@ impl Query {
     }
 }
 
-/// Opens `inputs`, runs `query` and prints the result in `format` (default:
-/// [`Query::default_format`]) to `out`.
+/// Opens `inputs`, runs `query` within `limits` and prints the result in
+/// `format` (default: [`Query::default_format`]) to `out`.
 pub fn run(
     inputs: &[String],
     query: &Query,
     format: Option<Format>,
+    limits: Limits,
     out: &mut dyn Write,
 ) -> Result<()> {
     let format = format.unwrap_or_else(|| query.default_format());
@@ -64,7 +65,7 @@ pub fn run(
         .build()
         .context("starting the query runtime")?;
     let result = runtime.block_on(async {
-        let session = Session::open(inputs).await?;
+        let session = Session::open(inputs, limits).await?;
         let (source, sql) = match query {
             Query::Report(r) => (r.name, r.sql),
             Query::Sql { source, sql } => (source.as_str(), sql.as_str()),

@@ -1,16 +1,20 @@
 //! Query results for people and for scripts: `table` (arrow's pretty
-//! table), `csv` (with a header line) and `json` (one array of objects,
-//! one per line, NULLs written out). The built-in reports' own `tool` format, which
-//! looks like the BPF tool's output, is in [`crate::reports`].
+//! table, every cell [escaped](sockrec_capture::terminal::escape) for the terminal),
+//! `csv` (with a header line) and `json` (one array of objects, one per
+//! line, NULLs written out), both with exact values. The built-in reports'
+//! own `tool` format, which looks like the BPF tool's output, is in
+//! [`crate::reports`].
 
 use std::io::Write;
 
 use anyhow::{Result, bail};
 use arrow_array::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
+use comfy_table::{Cell, Table};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::{csv, json};
 
 use crate::session::QueryResult;
+use sockrec_capture::terminal::escape;
 
 /// How to print a result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,20 +27,6 @@ pub enum Format {
     Csv,
     /// A JSON array of objects, one per row.
     Json,
-}
-
-impl Format {
-    pub const NAMES: [&'static str; 4] = ["tool", "table", "csv", "json"];
-
-    pub fn parse(name: &str) -> Result<Format> {
-        Ok(match name {
-            "tool" => Format::Tool,
-            "table" => Format::Table,
-            "csv" => Format::Csv,
-            "json" => Format::Json,
-            other => bail!("unknown format {other:?} (tool, table, csv or json)"),
-        })
-    }
 }
 
 /// Writes `result` as a table, CSV or JSON (not [`Format::Tool`], which
@@ -53,10 +43,7 @@ pub fn write(result: &QueryResult, format: Format, out: &mut dyn Write) -> Resul
     };
     match format {
         Format::Tool => bail!("the tool format is only for the built-in reports"),
-        Format::Table => {
-            let table = pretty_format_batches_with_schema(result.schema.clone(), batches)?;
-            writeln!(out, "{table}")?;
-        }
+        Format::Table => writeln!(out, "{}", table(result, batches)?)?,
         Format::Csv => {
             let mut w = csv::WriterBuilder::new().with_header(true).build(&mut *out);
             for b in batches {
@@ -84,4 +71,35 @@ pub fn write(result: &QueryResult, format: Format, out: &mut dyn Write) -> Resul
         }
     }
     Ok(())
+}
+
+/// arrow's pretty table (`pretty_format_batches_with_schema`: the same
+/// preset and cell formatting), with each header and cell escaped for the
+/// terminal.
+fn table(result: &QueryResult, batches: &[RecordBatch]) -> Result<Table> {
+    let options = FormatOptions::default().with_display_error(true);
+    let mut table = Table::new();
+    table.load_preset("||--+-++|    ++++++");
+    table.set_header(
+        result
+            .schema
+            .fields()
+            .iter()
+            .map(|f| Cell::new(escape(f.name()))),
+    );
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            table.add_row(
+                formatters
+                    .iter()
+                    .map(|f| Cell::new(escape(&f.value(row).to_string()))),
+            );
+        }
+    }
+    Ok(table)
 }

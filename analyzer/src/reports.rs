@@ -16,6 +16,7 @@ use arrow_array::{Array, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::session::QueryResult;
+use sockrec_capture::terminal::escape;
 
 /// One built-in report.
 pub struct Report {
@@ -74,8 +75,9 @@ pub fn find(name: &str) -> Option<&'static Report> {
     REPORTS.iter().find(|r| r.name == name)
 }
 
-/// The cells of the named columns, row by row, as text (NULL as empty).
-/// Timestamps show as `HH:MM:SS`, bpftrace's `time()`.
+/// The cells of the named columns, row by row, as text (NULL as empty),
+/// [escaped](sockrec_capture::terminal::escape) for the terminal. Timestamps show as
+/// `HH:MM:SS`, bpftrace's `time()`.
 fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default()
         .with_timestamp_format(Some("%H:%M:%S"))
@@ -90,7 +92,12 @@ fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
             })
             .collect::<Result<Vec<_>>>()?;
         for i in 0..batch.num_rows() {
-            out.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+            out.push(
+                formatters
+                    .iter()
+                    .map(|f| escape(&f.value(i).to_string()).into_owned())
+                    .collect(),
+            );
         }
     }
     Ok(out)
@@ -220,9 +227,11 @@ fn render_soconnect(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
         for i in 0..latency.len() {
             cell.clear();
             write!(cell, "{}", f[ADDRESS].value(i))?;
+            escape_tail(&mut cell, 0);
             address_width = address_width.max(cell.chars().count());
             cell.clear();
             write!(cell, "{}", f[HOST].value(i))?;
+            escape_tail(&mut cell, 0);
             host_width = host_width.max(cell.chars().count());
             match &first_host {
                 None => first_host = Some(cell.clone()),
@@ -247,6 +256,7 @@ fn render_soconnect(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
             }
             let start = line.len();
             cell(c, &mut line)?;
+            escape_tail(&mut line, start);
             let used = line[start..].chars().count();
             line.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
         }
@@ -270,6 +280,15 @@ fn render_soconnect(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// [Escapes](escape) for the terminal what was written to `line` from
+/// `start` on, in place: a cell formatted straight into the line.
+fn escape_tail(line: &mut String, start: usize) {
+    if let std::borrow::Cow::Owned(escaped) = escape(&line[start..]) {
+        line.truncate(start);
+        line.push_str(&escaped);
+    }
 }
 
 #[cfg(test)]

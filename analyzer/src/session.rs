@@ -12,6 +12,12 @@
 //! [`CaptureInfo::open`] (exists, is Parquet, has a readable footer, is a
 //! sockrec capture of a format version we read) and by its Arrow schema —
 //! so bad input is one clear line naming the file, not a query-time error.
+//!
+//! A query runs within a memory limit ([`Limits`]): DataFusion's memory
+//! pool bounds what its operators hold (a sort beyond it spills to disk, a
+//! join's build side beyond it fails), and the result being collected for
+//! printing counts against the same limit, so a cartesian join or a huge
+//! sort ends in one line instead of taking the machine down.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,7 +33,9 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, lit};
+use futures::StreamExt as _;
 use sockrec_capture::{CaptureInfo, capture_schema};
 use url::Url;
 
@@ -39,7 +47,32 @@ pub const CAPTURE_COLUMN: &str = "capture";
 /// Captures registered in a DataFusion session, ready for SQL.
 pub struct Session {
     ctx: SessionContext,
-    captures: Vec<CaptureInfo>,
+    limits: Limits,
+}
+
+/// What one query may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of memory for the query's operators and, separately, for its
+    /// collected result.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    /// Half of the machine's memory (`MemTotal`), 4 GiB where that can't
+    /// be read: a query may use a lot, never the whole machine.
+    fn default() -> Limits {
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                let kib = m.lines().find_map(|l| l.strip_prefix("MemTotal:"))?;
+                kib.trim().strip_suffix("kB")?.trim().parse::<usize>().ok()
+            })
+            .map(|kib| kib.saturating_mul(1024));
+        Limits {
+            memory: total.map_or(4 << 30, |t| t / 2),
+        }
+    }
 }
 
 /// A query's result: its schema (known even with no rows) and batches.
@@ -56,8 +89,8 @@ impl QueryResult {
 
 impl Session {
     /// Validates every capture `inputs` name (see [`expand_inputs`]) and
-    /// registers them all as [`TABLE`].
-    pub async fn open(inputs: &[String]) -> Result<Session> {
+    /// registers them all as [`TABLE`], for queries within `limits`.
+    pub async fn open(inputs: &[String], limits: Limits) -> Result<Session> {
         let paths = expand_inputs(inputs)?;
         let mut captures = Vec::with_capacity(paths.len());
         for path in &paths {
@@ -66,7 +99,7 @@ impl Session {
             captures.push(info);
         }
 
-        let ctx = context();
+        let ctx = context(limits)?;
         // A listing table's format does not read the session's Parquet
         // options by itself (`ParquetFormat::default()` has its own): hand
         // them over, or the settings of `context()` do nothing.
@@ -86,12 +119,7 @@ impl Session {
         }
         let union = union.ok_or_else(|| anyhow!("no capture to read"))?;
         ctx.register_table(TABLE, union.into_view())?;
-        Ok(Session { ctx, captures })
-    }
-
-    /// The captures, in the order they were given.
-    pub fn captures(&self) -> &[CaptureInfo] {
-        &self.captures
+        Ok(Session { ctx, limits })
     }
 
     /// Runs one SQL statement. Queries only: DDL (`CREATE`, `DROP`), DML
@@ -108,19 +136,70 @@ impl Session {
             .await
             .map_err(query_error)?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(query_error)?;
+        // Collected batch by batch, counted: DataFusion's pool does not see
+        // a result once its operators have handed it over.
+        let mut stream = df.execute_stream().await.map_err(|e| self.query_error(e))?;
+        let (mut batches, mut held) = (Vec::new(), 0usize);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| self.query_error(e))?;
+            held += batch.get_array_memory_size();
+            if held > self.limits.memory {
+                bail!(
+                    "the result is larger than the memory limit ({}): add a LIMIT or a WHERE, or raise --memory-limit",
+                    show_bytes(self.limits.memory)
+                );
+            }
+            batches.push(batch);
+        }
         Ok(QueryResult { schema, batches })
+    }
+
+    /// [`query_error`], which names the memory limit when that is what
+    /// stopped the query.
+    fn query_error(&self, e: DataFusionError) -> anyhow::Error {
+        match e.find_root() {
+            DataFusionError::ResourcesExhausted(why) => anyhow!(
+                "the query needs more than the memory limit ({}; --memory-limit raises it): {}",
+                show_bytes(self.limits.memory),
+                why.lines().last().unwrap_or(why).trim()
+            ),
+            _ => query_error(e),
+        }
+    }
+}
+
+/// `1.5 GiB`, `512 MiB`: a memory size as a person reads it.
+fn show_bytes(n: usize) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = "bytes";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    if unit == "bytes" {
+        format!("{n} bytes")
+    } else {
+        format!("{value:.1} {unit}")
     }
 }
 
 /// The session the captures are read in, before any is registered.
-fn context() -> SessionContext {
+fn context(limits: Limits) -> Result<SessionContext> {
     // Information schema: `SHOW TABLES`, `SHOW COLUMNS FROM events`.
     let mut config = SessionConfig::new().with_information_schema(true);
     // Captures have no bloom filters: looking for them cost ~7 ms of a
     // report on 10M events (EXPLAIN ANALYZE, bloom_filter_eval_time).
     config.options_mut().execution.parquet.bloom_filter_on_read = false;
-    SessionContext::new_with_config(config)
+    // Greedy, with the top consumers named in its errors (as datafusion-cli
+    // sets it up); sorts and aggregations spill to the OS temp directory.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(limits.memory, 1.0)
+        .build_arc()?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// DataFusion's message alone: its error's source chain repeats it
@@ -249,7 +328,7 @@ mod tests {
     /// own, and until they were handed over the setting did nothing.
     #[test]
     fn captures_are_read_with_the_session_parquet_options() {
-        let ctx = context();
+        let ctx = context(Limits::default()).unwrap();
         let parquet = ctx.state().table_options().parquet.clone();
         assert!(!parquet.global.bloom_filter_on_read);
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/host-a.parquet");

@@ -7,11 +7,16 @@
 //! `docs/capture-format.md`.
 //!
 //! - [`schema`]: the columns and metadata keys, and [`FORMAT_VERSION`].
+//! - [`NewCapture`]: the file a capture goes to, made before recording
+//!   starts; never written through a symlink, never over a device.
 //! - [`CaptureWriter`]: the recorder's side; the file is a complete Parquet
 //!   file after every flush, so a killed recorder loses at most the events
 //!   since its last flush.
 //! - [`CaptureInfo`]: the footer of an existing capture (`sockrec info`).
 //! - [`SockAddr`]: how raw `sockaddr` bytes become the `addr`/`port` columns.
+//! - [`terminal`]: how a capture's text is shown to a person: names, paths
+//!   and metadata are what traced processes (or a crafted file) chose, so
+//!   every human-facing output escapes them with [`terminal::escape`].
 //!
 //! The crate builds on stable Rust and needs no privileges: it never touches
 //! the kernel, only [`sockrec_common::SocketEvent`] values.
@@ -19,13 +24,16 @@
 pub mod addr;
 mod batch;
 mod footer;
+mod new_file;
 mod reader;
 mod row_group;
 pub mod schema;
+pub mod terminal;
 mod writer;
 
 pub use addr::SockAddr;
 pub use batch::UNKNOWN_KIND;
+pub use new_file::NewCapture;
 pub use reader::CaptureInfo;
 pub use schema::{FORMAT_VERSION, capture_schema};
 pub use writer::{CaptureMeta, CaptureSummary, CaptureWriter, ZSTD_LEVEL, writer_properties};

@@ -3,12 +3,11 @@
 //! [`CaptureInfo::events_per_kind`]).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::Array as _;
@@ -219,72 +218,6 @@ impl CaptureInfo {
         out.extend(counts);
         Ok(out)
     }
-
-    /// The human summary `sockrec info` prints. If the `kind` column can't
-    /// be read, says so in place of the per-kind counts.
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        const INDENT: usize = 17;
-        let mut line = |label: &str, value: &dyn std::fmt::Display| {
-            // Multi-line values (the recorder lists one probe per line)
-            // continue under the value column, not under the labels.
-            let value = value.to_string();
-            let value = value.trim_end().replace('\n', &format!("\n{:INDENT$}", ""));
-            let _ = writeln!(s, "{:<INDENT$}{value}", format!("{label}:"));
-        };
-        line(
-            "file",
-            &format_args!("{} ({} bytes)", self.path.display(), self.file_size),
-        );
-        line("host", &self.host);
-        line("kernel", &self.kernel);
-        line("format version", &self.format_version);
-        line("sockrec version", &self.sockrec_version);
-        line("start", &wall_clock(self.start_ns));
-        line("end", &wall_clock(self.end_ns));
-        line("duration", &format_duration(self.duration()));
-        line(
-            "rows",
-            &format_args!("{} in {} row group(s)", self.rows, self.row_groups),
-        );
-        line(
-            "complete",
-            &if self.complete {
-                "yes"
-            } else {
-                "no (the recorder did not finish: events up to its last flush)"
-            },
-        );
-        line("probes", &or_none(&self.probes));
-        let per_cpu = self
-            .lost
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        line(
-            "lost",
-            &format_args!("{} (per CPU: {per_cpu})", self.lost_total()),
-        );
-        line("filters", &or_none(&self.filters));
-        match self.events_per_kind() {
-            Ok(kinds) if kinds.is_empty() => line("events", &"none"),
-            Ok(kinds) => {
-                let _ = writeln!(s, "events:");
-                let width = kinds.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-                for (kind, n) in kinds {
-                    let _ = writeln!(s, "  {kind:<width$}  {n}");
-                }
-            }
-            Err(e) => line("events", &format_args!("unreadable ({e:#})")),
-        }
-        s
-    }
-}
-
-/// Empty metadata text shown as `none` rather than as nothing.
-fn or_none(text: &str) -> &str {
-    if text.trim().is_empty() { "none" } else { text }
 }
 
 /// Distinguishes "not Parquet at all" from a damaged Parquet file, whose
@@ -301,20 +234,4 @@ fn check_magic(file: &mut File) -> Result<()> {
     }
     file.seek(SeekFrom::Start(0)).context("seeking")?;
     Ok(())
-}
-
-/// RFC 3339 UTC with nanoseconds, or `unknown` for a missing (0) time.
-fn wall_clock(ns: i64) -> String {
-    match u64::try_from(ns) {
-        Ok(ns) if ns > 0 => {
-            humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_nanos(ns)).to_string()
-        }
-        _ => "unknown".to_string(),
-    }
-}
-
-/// Like `1h 2m 3s 450ms`: to the millisecond, finer is noise for a recording.
-fn format_duration(d: Duration) -> String {
-    let ms = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    humantime::format_duration(ms).to_string()
 }

@@ -27,9 +27,9 @@
 //! between pages in `generic_perform_write`, mm/filemap.c); that window is
 //! microseconds, where writing over the footer in place was the whole
 //! row-group write.
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,6 +45,7 @@ use parquet::schema::types::ColumnPath;
 use sockrec_common::SocketEvent;
 
 use crate::footer::FooterBuilder;
+use crate::new_file::NewCapture;
 use crate::row_group::RowGroupBuilder;
 use crate::schema::{self, FORMAT_VERSION, capture_schema, col};
 
@@ -161,28 +162,22 @@ impl Write for Spool {
 }
 
 impl CaptureWriter {
-    /// Creates the capture file at `path` (mode 0600: captures reveal who
-    /// talked to whom) and makes it a valid, empty capture right away.
+    /// Creates the capture file at `path` and makes it a valid, empty
+    /// capture right away: [`NewCapture::create`] then [`CaptureWriter::new`].
     ///
-    /// Fails if the file exists, unless `force`, which truncates it.
+    /// Fails if the file exists, unless `force`, which replaces it.
     pub fn create(path: &Path, force: bool, meta: CaptureMeta) -> Result<Self> {
-        let mut opts = OpenOptions::new();
-        opts.write(true).mode(0o600);
-        if force {
-            opts.create(true).truncate(true);
-        } else {
-            // create_new is atomic (O_EXCL): no window where an existing
-            // capture could be clobbered.
-            opts.create_new(true);
-        }
-        let file = opts.open(path).map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => anyhow::anyhow!(
-                "capture {} already exists (use --force to overwrite)",
-                path.display()
-            ),
-            _ => anyhow::Error::new(e).context(format!("creating capture {}", path.display())),
-        })?;
+        CaptureWriter::new(NewCapture::create(path, force)?, meta)
+    }
 
+    /// Writes an empty capture into `new` and puts it in place: from here
+    /// on the file at its path is a capture that any reader opens.
+    pub fn new(new: NewCapture, meta: CaptureMeta) -> Result<Self> {
+        let path = new.path().to_path_buf();
+        let file = new
+            .file()
+            .try_clone()
+            .with_context(|| format!("creating capture {}", path.display()))?;
         let schema: SchemaRef = capture_schema();
         let props = writer_properties()?;
         let parquet_schema = Arc::new(
@@ -205,7 +200,7 @@ impl CaptureWriter {
             .with_context(|| format!("creating capture {}", path.display()))?;
 
         let mut w = CaptureWriter {
-            path: path.to_path_buf(),
+            path,
             file,
             writer,
             rows: RowGroupBuilder::new(meta.boot_time_ns),
@@ -222,6 +217,7 @@ impl CaptureWriter {
         // A capture killed before its first flush is then an empty capture,
         // not a 4-byte file nothing can open.
         w.flush()?;
+        new.place()?;
         Ok(w)
     }
 

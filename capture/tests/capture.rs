@@ -353,17 +353,6 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
         ]
         .map(|(k, n)| (k.to_string(), n))
     );
-    let text = info.render();
-    for needle in [
-        "host:            testhost",
-        "complete:        yes",
-        "lost:            11 (per CPU: 5,6)",
-        "start:           2023-11-14T22:13:25.000000000Z",
-        "duration:        4s",
-        "  connect  2",
-    ] {
-        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
-    }
 
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -387,21 +376,7 @@ fn interrupted_capture_is_readable_and_marked_incomplete() {
     assert!(!info.complete);
     assert_eq!(info.rows, 4);
     assert_eq!(info.probes, "tracepoint:syscalls:sys_exit_connect");
-    let text = info.render();
-    assert!(text.contains("complete:        no"), "{text}");
-    assert!(text.contains("filters:         pid=42\n"), "{text}");
-
-    // Multi-line values stay in the value column.
-    let mut w = CaptureWriter::create(&path, true, meta()).unwrap();
-    w.set_probes("first\nsecond".into());
-    w.set_filters(String::new());
-    w.finish().unwrap();
-    let text = CaptureInfo::open(&path).unwrap().render();
-    assert!(
-        text.contains("probes:          first\n                 second\n"),
-        "{text}"
-    );
-    assert!(text.contains("filters:         none\n"), "{text}");
+    assert_eq!(info.filters, "pid=42");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -603,6 +578,6 @@ fn capture_killed_before_first_flush_is_empty_not_broken() {
     let info = CaptureInfo::open(&path).unwrap();
     assert_eq!(info.rows, 0);
     assert!(!info.complete);
-    assert!(info.render().contains("events:          none"));
+    assert!(info.events_per_kind().unwrap().is_empty());
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -9,7 +9,8 @@
 
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, PerCpuArray};
-use sockrec_capture::{CaptureMeta, CaptureWriter};
+use sockrec_capture::terminal::escape;
+use sockrec_capture::{CaptureMeta, CaptureWriter, NewCapture};
 use sockrec_common::{EventKind, FLAG_IN_FLIGHT, MESSAGE_BATCH, MessageEvent, SocketEvent};
 use std::{
     io::Write as _,
@@ -97,13 +98,10 @@ pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
 }
 
 async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
-    // Refuse before loading anything: an existing capture is never touched.
-    if !opts.force && opts.output.exists() {
-        anyhow::bail!(
-            "capture {} already exists (use --force to overwrite)",
-            opts.output.display()
-        );
-    }
+    // The file first, before loading anything: a path that cannot be
+    // written fails with nothing loaded, and an existing capture is
+    // replaced (with --force) only once the recording has begun.
+    let file = NewCapture::create(&opts.output, opts.force)?;
     let wakeup = u64::from(opts.buffer_bytes / 4);
     let mut loaded = loader::load(&opts.filters, opts.buffer_bytes, wakeup)?;
     let mut probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
@@ -126,7 +124,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         filters: opts.filters.describe(),
         sockrec_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let writer = CaptureWriter::create(&opts.output, opts.force, meta)?;
+    let writer = CaptureWriter::new(file, meta)?;
     // Take over SIGINT/SIGTERM before saying we record, so a signal sent as
     // soon as the line below appears finishes the file instead of killing us.
     let mut sigint = tokio::signal::unix::signal(SignalKind::interrupt())?;
@@ -134,7 +132,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     // Scripts (and the tests) wait for this line: from here on, nothing is missed.
     eprintln!(
         "sockrec: recording to {} ({})",
-        opts.output.display(),
+        escape(&opts.output.display().to_string()),
         match opts.duration {
             Some(d) => format!("for {}", humantime::format_duration(d)),
             None => "Ctrl-C to stop".to_string(),

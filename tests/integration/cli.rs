@@ -16,6 +16,11 @@ pub const TESTS: Tests = &[
         "cli::record_rejects_unknown_event_kind",
         record_rejects_unknown_event_kind,
     ),
+    (
+        "cli::record_refuses_what_is_not_a_file",
+        record_refuses_what_is_not_a_file,
+    ),
+    ("cli::query_memory_limit", query_memory_limit),
 ];
 
 fn info_missing_file() -> TestResult {
@@ -62,5 +67,103 @@ fn record_rejects_unknown_event_kind() -> TestResult {
     ensure!(out.status.code() == Some(1), "exit {:?}", out.status.code());
     let line = util::one_error_line(&out)?;
     ensure!(line.contains("unknown event kind \"sendmsg\""), "{line}");
+    Ok(())
+}
+
+/// A directory or a device at `-o` is one line and exit 1, with or without
+/// `--force`, and nothing is created or replaced. Checked without
+/// privileges too: the path is refused before any probe is loaded (or the
+/// error would be the missing capabilities).
+fn record_refuses_what_is_not_a_file() -> TestResult {
+    use std::os::unix::process::CommandExt as _;
+    let dir = TempDir::new("notafile");
+    for force in [false, true] {
+        for (target, says) in [
+            (dir.path().to_str().unwrap(), "is a directory"),
+            ("/dev/full", "/dev/full is a device"),
+            ("/dev/null", "/dev/null is a device"),
+        ] {
+            for unprivileged in [false, true] {
+                let mut cmd = util::sockrec();
+                cmd.args(["record", "-d", "1s", "-o", target]);
+                if force {
+                    cmd.arg("--force");
+                }
+                if unprivileged {
+                    unsafe {
+                        cmd.pre_exec(|| {
+                            // SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, as record::without_privileges_fails_clearly.
+                            if libc::prctl(libc::PR_SET_SECUREBITS, 0x3, 0, 0, 0) != 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            Ok(())
+                        });
+                    }
+                }
+                let out = util::run(&mut cmd);
+                ensure!(out.status.code() == Some(1), "exit {:?}", out.status.code());
+                let line = util::one_error_line(&out)?;
+                ensure!(line.contains(says), "-o {target} (force {force}): {line}");
+            }
+        }
+    }
+    let meta = std::fs::metadata("/dev/null").map_err(|e| e.to_string())?;
+    use std::os::unix::fs::FileTypeExt as _;
+    ensure!(meta.file_type().is_char_device(), "/dev/null was replaced");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    ensure!(left.is_empty(), "files left behind: {left:?}");
+    Ok(())
+}
+
+/// A query beyond `--memory-limit` (a cartesian join, a big sort) ends in
+/// one line naming the limit, not in the machine's memory.
+fn query_memory_limit() -> TestResult {
+    let fixture = crate::query::fixture("host-a");
+    let fixture = fixture.to_str().unwrap();
+    for sql in [
+        "SELECT * FROM events a, events b, events c",
+        "SELECT a.*, b.time AS t2 FROM events a, events b ORDER BY a.comm, b.time",
+    ] {
+        let out = util::run(util::sockrec().args([
+            "query",
+            "-e",
+            sql,
+            "-i",
+            fixture,
+            "--memory-limit",
+            "2M",
+        ]));
+        ensure!(
+            out.status.code() == Some(1),
+            "{sql}: exit {:?}",
+            out.status.code()
+        );
+        let line = util::one_error_line(&out)?;
+        ensure!(
+            line.contains("memory limit") && line.contains("2.0 MiB"),
+            "{sql}: {line}"
+        );
+    }
+    // Within the limit, the same session answers.
+    let out = util::run(util::sockrec().args([
+        "query",
+        "-e",
+        "SELECT count(*) AS n FROM events a, events b",
+        "-i",
+        fixture,
+        "--memory-limit",
+        "64M",
+        "--format",
+        "csv",
+    ]));
+    ensure!(out.status.success(), "{}", util::stderr(&out));
+    // A size that is not one is clap's usage error.
+    let out = util::run(util::sockrec().args(["query", "sofamily", "--memory-limit", "lots"]));
+    ensure!(out.status.code() == Some(2), "exit {:?}", out.status.code());
+    ensure!(
+        util::stderr(&out).contains("is not a size"),
+        "{}",
+        util::stderr(&out)
+    );
     Ok(())
 }

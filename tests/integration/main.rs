@@ -14,6 +14,7 @@ mod capture;
 mod cli;
 mod query;
 mod record;
+mod terminal;
 mod util;
 mod workload;
 
@@ -29,7 +30,7 @@ fn main() {
     for (name, f) in cli::TESTS {
         trials.push(Trial::test(*name, move || f().map_err(Into::into)));
     }
-    for (name, f) in query::TESTS {
+    for (name, f) in query::TESTS.iter().chain(terminal::TESTS) {
         trials.push(Trial::test(*name, move || f().map_err(Into::into)));
     }
     for (name, f) in record::TESTS {

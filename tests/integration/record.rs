@@ -47,6 +47,16 @@ pub const TESTS: Tests = &[
         "record::without_privileges_fails_clearly",
         without_privileges_fails_clearly,
     ),
+    (
+        "record::hostile_names_are_escaped",
+        hostile_names_are_escaped,
+    ),
+    ("record::force_replaces_a_symlink", force_replaces_a_symlink),
+    (
+        "record::read_only_filesystem_fails_clearly",
+        read_only_filesystem_fails_clearly,
+    ),
+    ("record::loss_is_counted", loss_is_counted),
 ];
 
 /// The workload child, stopped at `ready`.
@@ -859,5 +869,235 @@ fn default_capture_name_and_mode() -> TestResult {
         .mode();
     ensure!(mode & 0o777 == 0o600, "mode {:o}", mode & 0o777);
     ensure!(capture::read(&path).is_ok(), "capture unreadable");
+    Ok(())
+}
+
+/// A process named with escape sequences, binding a UNIX socket whose path
+/// has them too: the capture keeps the exact bytes (csv reads them back),
+/// the reports show them escaped.
+fn hostile_names_are_escaped() -> TestResult {
+    use crate::terminal::{HOSTILE_COMM_SHOWN, has_raw_controls};
+    let dir = TempDir::new("hostile");
+    let out = dir.path().join("hostile.parquet");
+    let mut wl = Workload::start("hostile", dir.path());
+    let pid = wl.child.id().to_string();
+    let rec = Recorder::start(&["-o", out.to_str().unwrap(), "-p", &pid])?;
+    wl.go();
+    wl.read_until("done");
+    std::thread::sleep(Duration::from_millis(300));
+    rec.signal(libc::SIGTERM);
+    let (ok, err) = rec.wait();
+    ensure!(ok, "sockrec record failed: {err}");
+    drop(wl);
+    let cap = out.to_str().unwrap();
+    let path = format!("{}/{}", dir.path().display(), workload::HOSTILE_SOCKET);
+
+    let cap_rows = capture::read(&out)?;
+    ensure!(
+        cap_rows
+            .rows
+            .iter()
+            .any(|r| r.kind == "connect" && r.comm == workload::HOSTILE_COMM),
+        "the capture must hold the exact name: {:?}",
+        cap_rows.rows.iter().map(|r| &r.comm).collect::<Vec<_>>()
+    );
+    for report in ["soconnect", "sofamily", "soprotocol"] {
+        let text = query::query_ok(&[report, "-i", cap])?;
+        ensure!(
+            !has_raw_controls(&text),
+            "{report} wrote raw controls: {text:?}"
+        );
+        ensure!(text.contains(HOSTILE_COMM_SHOWN), "{report}: {text}");
+    }
+    let text = query::query_ok(&[
+        "-e",
+        "SELECT comm, addr FROM events WHERE kind = 'bind'",
+        "-i",
+        cap,
+    ])?;
+    ensure!(
+        !has_raw_controls(&text),
+        "table wrote raw controls: {text:?}"
+    );
+    let csv_text = query::query_ok(&[
+        "-e",
+        "SELECT comm, addr FROM events WHERE kind = 'bind'",
+        "-i",
+        cap,
+        "--format",
+        "csv",
+    ])?;
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{e}: {csv_text:?}"))?;
+    ensure!(
+        rows.len() == 1 && &rows[0][0] == workload::HOSTILE_COMM && rows[0][1] == path,
+        "csv must carry the exact name and path: {rows:?}"
+    );
+    Ok(())
+}
+
+/// `--force -o LINK` replaces the symlink with a capture of mode 0600; the
+/// file it pointed to keeps its bytes and mode.
+fn force_replaces_a_symlink() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("symlink");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.path().join("cap.parquet");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = util::run(
+        util::sockrec()
+            .args(["record", "-d", "1s", "--events", "connect", "--force", "-o"])
+            .arg(&link),
+    );
+    ensure!(
+        out.status.success(),
+        "record failed: {}",
+        util::stderr(&out)
+    );
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    ensure!(
+        std::fs::read_to_string(&victim).ok().as_deref() == Some("precious\n"),
+        "written through the symlink"
+    );
+    ensure!(
+        mode(&victim).ok() == Some(0o644),
+        "the target's mode changed"
+    );
+    ensure!(!link.is_symlink(), "the symlink is still there");
+    ensure!(
+        mode(&link).ok() == Some(0o600),
+        "capture mode {:o}",
+        mode(&link).unwrap_or(0)
+    );
+    ensure!(capture::read(&link).is_ok(), "capture unreadable");
+    Ok(())
+}
+
+/// A capture on a read-only filesystem: one line naming it, exit 1,
+/// before anything is loaded.
+fn read_only_filesystem_fails_clearly() -> TestResult {
+    let dir = TempDir::new("readonly");
+    let ro = dir.path().join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    let target = std::ffi::CString::new(ro.to_str().unwrap()).unwrap();
+    let mut cmd = util::sockrec();
+    cmd.args(["record", "-d", "1s", "-o"])
+        .arg(ro.join("c.parquet"));
+    unsafe {
+        // A read-only tmpfs over `ro`, in a mount namespace of the
+        // recorder's own (gone with it).
+        cmd.pre_exec(move || {
+            let none = std::ptr::null::<libc::c_char>();
+            let tmpfs = c"tmpfs".as_ptr();
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    none,
+                    c"/".as_ptr(),
+                    none,
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                || libc::mount(
+                    tmpfs,
+                    target.as_ptr(),
+                    tmpfs,
+                    libc::MS_RDONLY,
+                    std::ptr::null(),
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = util::run(&mut cmd);
+    ensure!(out.status.code() == Some(1), "exit {:?}", out.status.code());
+    let line = util::one_error_line(&out)?;
+    ensure!(
+        line.contains("creating capture") && line.contains("Read-only file system"),
+        "{line}"
+    );
+    Ok(())
+}
+
+/// A stopped recorder with the smallest ring buffer loses events: the last
+/// line, `sockrec info` and the metadata all count them, per CPU, and the
+/// rows plus the lost are exactly what the workload did.
+fn loss_is_counted() -> TestResult {
+    const PAIRS: u64 = 50_000;
+    let dir = TempDir::new("loss");
+    let out = dir.path().join("lossy.parquet");
+    let mut wl = Workload::start(&format!("udp-count {PAIRS}"), dir.path());
+    let pid = wl.child.id().to_string();
+    let rec = Recorder::start(&[
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &pid,
+        "--events",
+        "send,recv",
+        "--buffer-mib",
+        "1",
+    ])?;
+    rec.signal(libc::SIGSTOP);
+    wl.go();
+    let did = wl.read_until(&format!("did {PAIRS}"));
+    ensure!(did.is_empty(), "workload said {did:?}");
+    rec.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(500));
+    rec.signal(libc::SIGTERM);
+    let (ok, err) = rec.wait();
+    ensure!(ok, "sockrec record failed: {err}");
+    drop(wl);
+
+    // `lost N (per CPU: [a, b])`
+    let last = err.lines().last().unwrap_or_default();
+    let (total, per_cpu) = last
+        .rsplit_once(", lost ")
+        .and_then(|(_, l)| l.split_once(" (per CPU: ["))
+        .ok_or_else(|| format!("no lost count in {last:?}"))?;
+    let total: u64 = total.parse().map_err(|_| format!("{last:?}"))?;
+    let per_cpu: Vec<u64> = per_cpu
+        .trim_end_matches("])")
+        .split(", ")
+        .map(|n| n.parse().unwrap_or(u64::MAX))
+        .collect();
+    ensure!(
+        total > 0,
+        "a stopped recorder with a 1 MiB ring lost nothing: {last}"
+    );
+    ensure!(per_cpu.iter().sum::<u64>() == total, "{last}");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ensure!(per_cpu.len() >= cpus, "one count per CPU: {last}");
+
+    let cap = capture::read(&out)?;
+    let meta_lost = cap.meta.get("sockrec.lost").cloned().unwrap_or_default();
+    let meta_per_cpu: Vec<u64> = meta_lost
+        .split(',')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    ensure!(
+        meta_per_cpu == per_cpu,
+        "metadata {meta_lost:?}, last line {last}"
+    );
+    let rows = cap.rows.len() as u64;
+    ensure!(
+        rows + total == 2 * PAIRS,
+        "{rows} rows + {total} lost, the workload made {} messages",
+        2 * PAIRS
+    );
+    let info = util::run(util::sockrec().arg("info").arg(&out));
+    let text = String::from_utf8_lossy(&info.stdout);
+    let per_cpu_text: Vec<String> = per_cpu.iter().map(u64::to_string).collect();
+    let want = format!(
+        "lost:            {total} (per CPU: {})",
+        per_cpu_text.join(",")
+    );
+    ensure!(text.contains(&want), "{want:?} not in {text}");
     Ok(())
 }

@@ -10,6 +10,11 @@
 //!   address buffer, send/recv of known sizes; then it blocks in accept()
 //!   so a call is in flight when recording stops.
 //! - `udp-loop`: UDP send/recv pairs until killed.
+//! - `udp-count N`: exactly N UDP send/recv pairs as fast as it can, then
+//!   `did N` (the loss test counts rows + lost against it).
+//! - `hostile`: renames itself [`HOSTILE_COMM`] (escape sequences), binds
+//!   a UNIX socket at a path with escapes in it and connects to a closed
+//!   TCP port.
 
 use std::{
     ffi::CString,
@@ -21,6 +26,12 @@ use std::{
 pub const ENV: &str = "SOCKREC_TEST_WORKLOAD";
 /// The workload's comm, so the test can check `comm`.
 pub const COMM: &str = "sockrec-wl";
+/// The name the `hostile` scenario takes: clear screen, set the window
+/// title, BEL (see terminal.rs).
+pub use crate::terminal::HOSTILE_COMM;
+/// The UNIX socket the `hostile` scenario binds, in the test's directory.
+pub const HOSTILE_SOCKET: &str = "\x1b[31mred.sock";
+
 /// The user the workload runs as (nobody), so the test can check `uid`
 /// against something other than root's 0.
 pub const UID: u32 = 65534;
@@ -384,6 +395,23 @@ fn socketpair(log: &mut Log) {
     close(sv[1]);
 }
 
+/// A bound UDP socket and one connected to it: (sender, receiver).
+fn udp_pair() -> (i32, i32) {
+    let s = check(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
+        "socket",
+    );
+    let a = Addr::v4(0);
+    check(unsafe { libc::bind(s, a.ptr(), a.len) }, "bind");
+    let dst = Addr::v4(local_addr(s).port());
+    let u = check(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
+        "socket",
+    );
+    check(unsafe { libc::connect(u, dst.ptr(), dst.len) }, "connect");
+    (u, s)
+}
+
 /// Enters a new network namespace with loopback up.
 fn private_network() {
     check(
@@ -445,19 +473,39 @@ pub fn child_main(scenario: &str) -> ! {
             out.flush().unwrap();
             unsafe { libc::accept(l, std::ptr::null_mut(), std::ptr::null_mut()) };
         }
+        "hostile" => {
+            let name = CString::new(HOSTILE_COMM).unwrap();
+            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+            let mut log = Log(Vec::new());
+            let path = format!("{dir}/{HOSTILE_SOCKET}");
+            let sock = (AF_UNIX, STREAM, 0);
+            let u = log.socket(libc::AF_UNIX, libc::SOCK_STREAM, sock);
+            log.bind(u, &Addr::unix(&path), sock, &path, None);
+            let sock = (AF_INET, STREAM, TCP);
+            let t = log.socket(libc::AF_INET, libc::SOCK_STREAM, sock);
+            log.connect(t, &Addr::v4(1), sock, "127.0.0.1", Some(1));
+            for fd in [u, t] {
+                close(fd);
+            }
+            let _ = std::fs::remove_file(&path);
+            writeln!(out, "done").unwrap();
+            out.flush().unwrap();
+        }
+        s if s.starts_with("udp-count ") => {
+            let n: u64 = s["udp-count ".len()..].parse().expect("udp-count N");
+            let (u, s) = udp_pair();
+            let mut buf = [0u8; 64];
+            for _ in 0..n {
+                unsafe {
+                    check(libc::send(u, buf.as_ptr().cast(), 32, 0) as i32, "send");
+                    check(libc::recv(s, buf.as_mut_ptr().cast(), 64, 0) as i32, "recv");
+                }
+            }
+            writeln!(out, "did {n}").unwrap();
+            out.flush().unwrap();
+        }
         "udp-loop" => {
-            let s = check(
-                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
-                "socket",
-            );
-            let a = Addr::v4(0);
-            check(unsafe { libc::bind(s, a.ptr(), a.len) }, "bind");
-            let dst = Addr::v4(local_addr(s).port());
-            let u = check(
-                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) },
-                "socket",
-            );
-            check(unsafe { libc::connect(u, dst.ptr(), dst.len) }, "connect");
+            let (u, s) = udp_pair();
             writeln!(out, "looping").unwrap();
             out.flush().unwrap();
             let mut buf = [0u8; 64];
