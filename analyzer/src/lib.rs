@@ -64,14 +64,22 @@ pub fn run(
         .enable_all()
         .build()
         .context("starting the query runtime")?;
-    let result = runtime.block_on(async {
-        let session = Session::open(inputs, limits).await?;
-        let (source, sql) = match query {
-            Query::Report(r) => (r.name, r.sql),
-            Query::Sql { source, sql } => (source.as_str(), sql.as_str()),
-        };
-        session.query(sql).await.with_context(|| source.to_string())
-    })?;
+    let (source, sql) = match query {
+        Query::Report(r) => (r.name, r.sql),
+        Query::Sql { source, sql } => (source.as_str(), sql.as_str()),
+    };
+    // The scans decode the captures' pages, where parquet-rs can panic on
+    // a malformed one (sockrec_capture::panic): that is the capture's
+    // error, not sockrec's.
+    let result = sockrec_capture::panic::quietly(|| {
+        runtime.block_on(async {
+            let session = Session::open(inputs, limits).await?;
+            session.query(sql).await.with_context(|| source.to_string())
+        })
+    })
+    .map_err(|why| {
+        anyhow::anyhow!("{source}: reading the captures failed: {why} (is one of them damaged?)")
+    })??;
     match (query, format) {
         (Query::Report(r), Format::Tool) => r.render(&result, out)?,
         _ => output::write(&result, format, out)?,

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{DataType, SchemaRef};
 use datafusion::common::DataFusionError;
 use datafusion::common::config::TableParquetOptions;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -295,11 +295,7 @@ fn same_values(have: &DataType, want: &DataType) -> bool {
 /// columns are added); extra ones are ignored.
 fn check_schema(info: &CaptureInfo) -> Result<()> {
     let shown = info.path.display();
-    let meta = info.metadata();
-    let fm = meta.file_metadata();
-    let schema: Schema =
-        parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
-            .map_err(|e| anyhow!("{shown}: unreadable schema: {e}"))?;
+    let schema = info.arrow_schema();
     for want in capture_schema().fields() {
         match schema.field_with_name(want.name()) {
             Ok(have) if same_values(have.data_type(), want.data_type()) => {}

@@ -25,6 +25,7 @@ pub mod addr;
 mod batch;
 mod footer;
 mod new_file;
+pub mod panic;
 mod reader;
 mod row_group;
 pub mod schema;

@@ -13,10 +13,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::Array as _;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use parquet::arrow::ProjectionMask;
+use arrow_schema::Schema;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::arrow::{ProjectionMask, parquet_to_arrow_schema};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use sockrec_common::EventKind;
 
@@ -52,6 +53,7 @@ pub struct CaptureInfo {
     pub rows: u64,
     pub row_groups: usize,
     metadata: Arc<ParquetMetaData>,
+    arrow_schema: Schema,
 }
 
 impl CaptureInfo {
@@ -74,6 +76,10 @@ impl CaptureInfo {
             // Right magic but no readable footer: most likely a recorder
             // that died in the middle of a flush.
             .map_err(|e| anyhow!("{shown}: damaged Parquet file (no valid footer: {e})"))?;
+        check_column_chunks(&metadata, file_size)
+            .map_err(|e| anyhow!("{shown}: damaged Parquet file ({e})"))?;
+        let arrow_schema = arrow_schema_of(&metadata)
+            .map_err(|e| anyhow!("{shown}: damaged Parquet file (unreadable schema: {e})"))?;
 
         let kv: BTreeMap<&str, &str> = metadata
             .file_metadata()
@@ -137,7 +143,15 @@ impl CaptureInfo {
             rows: u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0),
             row_groups: metadata.num_row_groups(),
             metadata: Arc::new(metadata),
+            arrow_schema,
         })
+    }
+
+    /// The file's columns as Arrow reads them (from its `ARROW:schema`
+    /// metadata, else from the Parquet schema), as decoded by
+    /// [`CaptureInfo::open`].
+    pub fn arrow_schema(&self) -> &Schema {
+        &self.arrow_schema
     }
 
     /// The file's footer, as read by [`CaptureInfo::open`] (without page
@@ -171,44 +185,11 @@ impl CaptureInfo {
             .build()
             .map_err(|e| anyhow!("{shown}: {e}"))?;
 
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| anyhow!("{shown}: reading the kind column: {e}"))?;
-            let column = batch.column_by_name(col::KIND);
-            let no_column = || anyhow!("{shown}: no string column {:?}", col::KIND);
-            // A dictionary (captures since the column became one), or plain
-            // strings (older captures).
-            let (kinds, keys) = match column.and_then(|c| c.as_dictionary_opt::<Int32Type>()) {
-                Some(d) => (d.values().as_string_opt::<i32>(), Some(d.keys())),
-                None => (column.and_then(|c| c.as_string_opt::<i32>()), None),
-            };
-            let kinds = kinds.ok_or_else(no_column)?;
-            let mut add = |kind: &str, n: u64| {
-                // Look up before inserting: allocates only once per kind.
-                match counts.get_mut(kind) {
-                    Some(c) => *c += n,
-                    None => {
-                        counts.insert(kind.to_string(), n);
-                    }
-                }
-            };
-            match keys {
-                Some(keys) => {
-                    let mut per_key = vec![0u64; kinds.len()];
-                    for k in keys.iter().flatten() {
-                        if let Some(c) = per_key.get_mut(k as usize) {
-                            *c += 1;
-                        }
-                    }
-                    for (k, n) in per_key.into_iter().enumerate() {
-                        if n > 0 {
-                            add(kinds.value(k), n);
-                        }
-                    }
-                }
-                None => kinds.iter().flatten().for_each(|kind| add(kind, 1)),
-            }
-        }
+        // Pages are decoded here: a malformed one can panic in parquet-rs.
+        let mut counts = crate::panic::quietly(|| count_kinds(reader, &shown.to_string()))
+            .map_err(|why| {
+                anyhow!("{shown}: damaged Parquet file (reading the kind column: {why})")
+            })??;
         let mut out = Vec::with_capacity(counts.len());
         for kind in EventKind::ALL {
             if let Some(n) = counts.remove(kind.name()) {
@@ -217,6 +198,96 @@ impl CaptureInfo {
         }
         out.extend(counts);
         Ok(out)
+    }
+}
+
+/// Events per `kind` value, from a reader of the `kind` column alone.
+fn count_kinds(
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    shown: &str,
+) -> Result<BTreeMap<String, u64>> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| anyhow!("{shown}: reading the kind column: {e}"))?;
+        let column = batch.column_by_name(col::KIND);
+        let no_column = || anyhow!("{shown}: no string column {:?}", col::KIND);
+        // A dictionary (captures since the column became one), or plain
+        // strings (older captures).
+        let (kinds, keys) = match column.and_then(|c| c.as_dictionary_opt::<Int32Type>()) {
+            Some(d) => (d.values().as_string_opt::<i32>(), Some(d.keys())),
+            None => (column.and_then(|c| c.as_string_opt::<i32>()), None),
+        };
+        let kinds = kinds.ok_or_else(no_column)?;
+        let mut add = |kind: &str, n: u64| {
+            // Look up before inserting: allocates only once per kind.
+            match counts.get_mut(kind) {
+                Some(c) => *c += n,
+                None => {
+                    counts.insert(kind.to_string(), n);
+                }
+            }
+        };
+        match keys {
+            Some(keys) => {
+                let mut per_key = vec![0u64; kinds.len()];
+                for k in keys.iter().flatten() {
+                    if let Some(c) = per_key.get_mut(k as usize) {
+                        *c += 1;
+                    }
+                }
+                for (k, n) in per_key.into_iter().enumerate() {
+                    if n > 0 {
+                        add(kinds.value(k), n);
+                    }
+                }
+            }
+            None => kinds.iter().flatten().for_each(|kind| add(kind, 1)),
+        }
+    }
+    Ok(counts)
+}
+
+/// Every column chunk the footer names lies inside the file. parquet-rs
+/// asserts that a chunk's start and length are not negative only when it
+/// reads the chunk (`ColumnChunkMetaData::byte_range`, a panic found by the
+/// fuzz target), and a length beyond the file would be a read (and an
+/// allocation) of whatever size the footer claims.
+fn check_column_chunks(metadata: &ParquetMetaData, file_size: u64) -> Result<()> {
+    for (i, row_group) in metadata.row_groups().iter().enumerate() {
+        for column in row_group.columns() {
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or(column.data_page_offset());
+            let len = column.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(start, len)| start.checked_add(len))
+                .is_some_and(|end| end <= file_size);
+            if !inside {
+                bail!(
+                    "column {} of row group {i} claims bytes {start}..+{len}, outside the file's {file_size}",
+                    column.column_path()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Arrow schema of a footer, or why it has none. parquet-rs decodes the
+/// embedded `ARROW:schema` with arrow-ipc, which panics on some malformed
+/// ones instead of returning an error (found by the fuzz target: arrow-ipc
+/// 59 `convert.rs` `get_data_type`, "Int type with bit width of 24608 and
+/// signed of true not supported"). Every later reader of the file (the
+/// kind counts, `sockrec query`'s schema check, DataFusion) decodes the same
+/// bytes the same way, so a footer that passes here passes there.
+fn arrow_schema_of(metadata: &ParquetMetaData) -> Result<Schema> {
+    let fm = metadata.file_metadata();
+    let decode = || parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata());
+    match crate::panic::quietly(decode) {
+        Ok(schema) => Ok(schema?),
+        Err(why) => bail!("{why}"),
     }
 }
 

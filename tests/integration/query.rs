@@ -44,6 +44,8 @@ pub const TESTS: Tests = &[
     ("query::bad_column_types", bad_column_types),
     ("query::bad_newer_version", bad_newer_version),
     ("query::bad_sql", bad_sql),
+    ("query::bad_cuts_and_flips", bad_cuts_and_flips),
+    ("query::bad_fuzz_corpus", bad_fuzz_corpus),
     ("query::bad_report_name", bad_report_name),
     ("query::no_capture_here", no_capture_here),
     ("query::read_only", read_only),
@@ -747,5 +749,80 @@ fn info_reads_directories() -> TestResult {
             "no {name}: {text}"
         );
     }
+    Ok(())
+}
+
+/// What `sockrec info` and `sockrec query` make of `bytes` as a capture:
+/// success, or one `sockrec:` line and exit 1; never a panic ("internal
+/// error"), a hang or stray output on stderr.
+fn survives(dir: &Path, name: &str, bytes: &[u8]) -> TestResult {
+    let f = dir.join(name);
+    std::fs::write(&f, bytes).unwrap();
+    for args in [
+        vec!["info"],
+        vec!["query", "sofamily", "-i"],
+        vec!["query", "soconnect", "--format", "csv", "-i"],
+    ] {
+        let out = util::run(util::sockrec().args(&args).arg(&f));
+        let err = util::stderr(&out);
+        ensure!(!err.contains("internal error"), "{name}: {args:?}: {err}");
+        match out.status.code() {
+            Some(0) => ensure!(err.is_empty(), "{name}: {args:?}: {err}"),
+            Some(1) => {
+                util::one_error_line(&out).map_err(|e| format!("{name}: {args:?}: {e}"))?;
+            }
+            code => return Err(format!("{name}: {args:?}: exit {code:?}: {err}")),
+        }
+    }
+    Ok(())
+}
+
+/// A fixture cut at 8 places and with 40 single bits flipped (a fixed
+/// sequence), and with a footer that claims 4 GiB: each read fails with one
+/// line or succeeds, never panics or hangs.
+fn bad_cuts_and_flips() -> TestResult {
+    let dir = TempDir::new("query-cuts");
+    let bytes = std::fs::read(fixture("host-a")).unwrap();
+    let n = bytes.len();
+    for cut in [1, 4, 8, n / 4, n / 2, n - 12, n - 8, n - 1] {
+        survives(dir.path(), &format!("cut-{cut}"), &bytes[..cut])?;
+    }
+    // A linear congruential sequence (Knuth's MMIX constants): the same
+    // 40 bits every run.
+    let mut x: u64 = 0x50c4_7ec0;
+    for i in 0..40 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let bit = (x >> 33) as usize % (n * 8);
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        survives(dir.path(), &format!("flip-{i}-bit-{bit}"), &flipped)?;
+    }
+    // The footer length (the 4 bytes before the closing PAR1): 4 GiB - 1.
+    let mut huge = bytes.clone();
+    huge[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    survives(dir.path(), "footer-4gib", &huge)?;
+    let out = util::run(
+        util::sockrec()
+            .arg("info")
+            .arg(dir.path().join("footer-4gib")),
+    );
+    check_failure(&out, &["damaged Parquet file"])
+}
+
+/// The inputs the fuzz target found that once made sockrec panic
+/// (`capture/fuzz/corpus/capture_reader`, see `cargo xtask fuzz`).
+fn bad_fuzz_corpus() -> TestResult {
+    let dir = TempDir::new("query-corpus");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("capture/fuzz/corpus/capture_reader");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        survives(dir.path(), &name, &std::fs::read(&path).unwrap())?;
+        n += 1;
+    }
+    ensure!(n >= 3, "only {n} inputs in {}", corpus.display());
     Ok(())
 }

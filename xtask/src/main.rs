@@ -10,6 +10,8 @@
 //!   Debian's kernel of that series under QEMU (see kernel_test.rs).
 //! - `cargo xtask bench [PART]...`: what recording and querying cost, next
 //!   to bpftrace and DuckDB (see bench.rs and docs/benchmarks.md).
+//! - `cargo xtask fuzz [RUNS]`: the capture reader's fuzz target (see
+//!   fuzz.rs); `cargo xtask test` runs it too, with a fixed seed.
 //! - `cargo xtask workload udp|tcp SECONDS`: a loopback workload that makes
 //!   socket calls as fast as it can (for demos and benchmarks).
 
@@ -22,6 +24,7 @@ use std::{
 
 mod bench;
 mod fixtures;
+mod fuzz;
 mod kernel_test;
 mod workload;
 
@@ -38,8 +41,12 @@ fn main() -> Result<()> {
         ["setup"] => setup(),
         ["test", rest @ ..] => {
             setup()?;
-            test(rest)
+            test(rest)?;
+            // The capture reader's fuzz target, a fixed set of inputs.
+            fuzz::run_fuzz(fuzz::TEST_RUNS)
         }
+        ["fuzz"] => fuzz::run_fuzz(fuzz::TEST_RUNS),
+        ["fuzz", runs] => fuzz::run_fuzz(runs.parse().context("RUNS must be a number")?),
         ["test-kernel", series] => {
             setup()?;
             kernel_test::run_kernel_test(series)
@@ -57,7 +64,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12 | demo | bench [PART].. | workload udp|tcp SECONDS"
+            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12 | demo | bench [PART].. | fuzz [RUNS] | workload udp|tcp SECONDS"
         ),
     }
 }

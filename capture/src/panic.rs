@@ -1,0 +1,45 @@
+//! [`quietly`]: a call into a dependency that may panic on hostile input,
+//! turned into an error.
+//!
+//! Some readers of untrusted bytes in our dependencies panic where they
+//! should return an error: parquet-rs 59 and arrow-ipc 59 on malformed
+//! footers and pages (the fuzz target found three: see `reader.rs`, and
+//! parquet's `column/reader/decoder.rs` "Decoder for dict should have been
+//! set"). A capture is shared between machines, so such bytes are input
+//! like any other: the file gets a one-line error, not an "internal
+//! error". What a footer can show is checked when a capture is opened;
+//! page decoding (the kind counts, `sockrec query`'s scans) runs inside
+//! [`quietly`].
+
+use std::panic::{self, AssertUnwindSafe};
+
+/// Runs `f`; a panic in it comes back as `Err(message)`, without the
+/// process's panic hook (sockrec's "internal error" line, a fuzzer's
+/// abort) seeing it. The hook is swapped for the duration, so keep `f`
+/// short and call this where no other thread may be panicking at the
+/// same time (captures are opened before a query's tasks start).
+pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a malformed value".to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_an_error() {
+        assert_eq!(quietly(|| 7), Ok(7));
+        let r: Result<(), String> = quietly(|| panic!("bad width {}", 24608));
+        assert_eq!(r, Err("bad width 24608".to_string()));
+    }
+}
