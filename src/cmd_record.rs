@@ -1,6 +1,6 @@
 //! `sockrec record`: the command line of the recorder.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use sockrec_capture::terminal::escape;
 use sockrec_recorder::{Filters, RecordOptions, options};
@@ -9,7 +9,7 @@ use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 #[derive(Args)]
 pub struct RecordArgs {
     /// How long to record (e.g. 60s, 5m, 1h30m); without it, until Ctrl-C or SIGTERM.
-    #[arg(short, long, value_parser = humantime::parse_duration)]
+    #[arg(short, long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Capture file to write [default: sockrec-HOST-START.parquet in the current directory].
     #[arg(short, long)]
@@ -30,20 +30,33 @@ pub struct RecordArgs {
     #[arg(long)]
     events: Option<String>,
     /// Ring buffer size in MiB (a power of two).
-    #[arg(long, default_value_t = sockrec_recorder::DEFAULT_BUFFER_BYTES >> 20)]
+    #[arg(long, default_value_t = sockrec_recorder::DEFAULT_BUFFER_BYTES >> 20, value_parser = parse_buffer_mib)]
     buffer_mib: u32,
     /// No status line, even on a terminal.
     #[arg(short, long)]
     quiet: bool,
 }
 
+/// `--duration`: humantime (`90s`, `1h30m`), more than nothing. Checked by
+/// clap, so a bad one is a usage error (exit 2) like any other.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(Duration::ZERO) => Err("must be more than 0".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `--buffer-mib`: the BPF ring buffer's size must be a power of two
+/// pages; in MiB, a power of two up to 1024.
+fn parse_buffer_mib(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if n.is_power_of_two() && n <= 1024 => Ok(n),
+        _ => Err("must be a power of two up to 1024".to_string()),
+    }
+}
+
 pub fn run(args: RecordArgs) -> Result<()> {
-    if !args.buffer_mib.is_power_of_two() || args.buffer_mib > 1024 {
-        bail!("--buffer-mib must be a power of two up to 1024");
-    }
-    if args.duration == Some(Duration::ZERO) {
-        bail!("--duration must be more than 0");
-    }
     let filters = Filters {
         pid: args.pid,
         comm: args.comm,

@@ -21,7 +21,33 @@ pub const TESTS: Tests = &[
         record_refuses_what_is_not_a_file,
     ),
     ("cli::query_memory_limit", query_memory_limit),
+    ("cli::record_usage_errors", record_usage_errors),
 ];
+
+/// Bad `--buffer-mib` and `--duration` values are clap's usage errors:
+/// exit 2, the flag named, before anything is created or loaded.
+fn record_usage_errors() -> TestResult {
+    for (flag, value, says) in [
+        ("--buffer-mib", "3", "power of two"),
+        ("--buffer-mib", "2048", "power of two"),
+        ("--buffer-mib", "lots", "power of two"),
+        ("--duration", "0s", "more than 0"),
+        ("--duration", "soon", "--duration"),
+    ] {
+        let out = util::run(util::sockrec().args(["record", flag, value]));
+        ensure!(
+            out.status.code() == Some(2),
+            "{flag} {value}: exit {:?}",
+            out.status.code()
+        );
+        let err = util::stderr(&out);
+        ensure!(
+            err.contains(flag) && err.contains(says),
+            "{flag} {value}: {err}"
+        );
+    }
+    Ok(())
+}
 
 fn info_missing_file() -> TestResult {
     let out = util::run(util::sockrec().args(["info", "/nonexistent/capture.parquet"]));
