@@ -150,7 +150,6 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
     let fields = kernel_fields::resolve(&btf)?;
     let code = KernelCode::detect(&btf);
     let task_btf = u32::from(code.task_btf);
-    let pending_slots = u32::from(code.pending_slots);
 
     // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
     let rlim = libc::rlimit {
@@ -177,7 +176,6 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
         .override_global("WAKEUP_BYTES", &wakeup_bytes, true)
         .override_global("FIELDS", &fields, true)
         .override_global("TASK_BTF", &task_btf, true)
-        .override_global("PENDING_IN_SLOTS", &pending_slots, true)
         // The store of calls in progress not used shrinks to one entry.
         .map_max_entries(
             if code.pending_slots {
@@ -198,7 +196,7 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
         if mask & kind.bit() == 0 {
             continue;
         }
-        let outcome = attach_kind(&mut ebpf, kind, &mut btf);
+        let outcome = attach_kind(&mut ebpf, kind, code.pending_slots, &mut btf);
         if let Some(probe) = outcome.attached {
             probe_of_kind[kind as usize] = probe;
         }
@@ -245,7 +243,14 @@ pub fn plan() -> Result<(Vec<ProbeOutcome>, KernelCode)> {
 }
 
 /// Tries each way of catching `kind` until one loads and attaches.
-fn attach_kind(ebpf: &mut Ebpf, kind: EventKind, btf: &mut Option<Btf>) -> ProbeOutcome {
+/// `slots`: whether call programs keep calls in slots or (their `_hash`
+/// twins) in the hash map.
+fn attach_kind(
+    ebpf: &mut Ebpf,
+    kind: EventKind,
+    slots: bool,
+    btf: &mut Option<Btf>,
+) -> ProbeOutcome {
     let mut outcome = ProbeOutcome {
         kind,
         attached: None,
@@ -260,7 +265,7 @@ fn attach_kind(ebpf: &mut Ebpf, kind: EventKind, btf: &mut Option<Btf>) -> Probe
                 .push((way.probe, "excluded by SOCKREC_EXCLUDE_PROBES".to_string()));
             continue;
         }
-        match attach_way(ebpf, way, btf) {
+        match attach_way(ebpf, way, slots, btf) {
             Ok(()) => {
                 outcome.attached = Some(way.probe);
                 break;
@@ -285,16 +290,21 @@ fn kernel_btf(cache: &mut Option<Btf>) -> Result<&Btf> {
     Ok(cache.as_ref().expect("just set"))
 }
 
-fn attach_way(ebpf: &mut Ebpf, way: &probes::Way, btf: &mut Option<Btf>) -> Result<()> {
+fn attach_way(
+    ebpf: &mut Ebpf,
+    way: &probes::Way,
+    slots: bool,
+    btf: &mut Option<Btf>,
+) -> Result<()> {
     for p in way.programs {
+        let name = p.program_for(slots);
         let prog = ebpf
-            .program_mut(p.program)
-            .ok_or_else(|| anyhow!("no program {}", p.program))?;
+            .program_mut(name)
+            .ok_or_else(|| anyhow!("no program {name}"))?;
         match p.attach {
             Attach::Tracepoint { category } => {
                 let prog: &mut TracePoint = prog.try_into()?;
-                prog.load()
-                    .with_context(|| format!("loading {}", p.program))?;
+                prog.load().with_context(|| format!("loading {name}"))?;
                 prog.attach(category, p.target)
                     .with_context(|| format!("attaching {category}:{}", p.target))?;
             }
@@ -337,6 +347,9 @@ fn attach_way(ebpf: &mut Ebpf, way: &probes::Way, btf: &mut Option<Btf>) -> Resu
 fn unload_way(ebpf: &mut Ebpf, way: &probes::Way) {
     for p in way.programs {
         unload(ebpf, p.program);
+        if let Some(twin) = p.hash_twin {
+            unload(ebpf, twin);
+        }
     }
 }
 

@@ -55,6 +55,21 @@ pub struct ProbeProgram {
     pub attach: Attach,
     /// The tracepoint's name.
     pub target: &'static str,
+    /// A call program's twin for kernels before 5.12, which keeps calls in
+    /// progress in a hash map: a program that holds `BPF_CMPXCHG` at all
+    /// does not load there (ebpf/sockrec-ebpf/src/pending.rs).
+    pub hash_twin: Option<&'static str>,
+}
+
+impl ProbeProgram {
+    /// The program to load: the hash twin where calls cannot be kept in
+    /// slots.
+    pub fn program_for(&self, slots: bool) -> &'static str {
+        match self.hash_twin {
+            Some(twin) if !slots => twin,
+            _ => self.program,
+        }
+    }
 }
 
 /// One way to catch an event kind: programs that are attached together.
@@ -72,6 +87,15 @@ const fn tp(program: &'static str, category: &'static str) -> ProbeProgram {
         program,
         attach: Attach::Tracepoint { category },
         target: program,
+        hash_twin: None,
+    }
+}
+
+/// A call's syscall tracepoint, `program` with its `_hash` twin.
+const fn call_tp(program: &'static str, hash_twin: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        hash_twin: Some(hash_twin),
+        ..tp(program, "syscalls")
     }
 }
 
@@ -80,6 +104,7 @@ const fn raw_tp(program: &'static str, target: &'static str) -> ProbeProgram {
         program,
         attach: Attach::RawTracepoint,
         target,
+        hash_twin: None,
     }
 }
 
@@ -88,6 +113,7 @@ const fn tp_btf(program: &'static str, target: &'static str) -> ProbeProgram {
         program,
         attach: Attach::BtfTracepoint,
         target,
+        hash_twin: None,
     }
 }
 
@@ -96,6 +122,7 @@ const fn fexit(program: &'static str, function: &'static str) -> ProbeProgram {
         program,
         attach: Attach::FExit,
         target: function,
+        hash_twin: None,
     }
 }
 
@@ -104,6 +131,7 @@ const fn kprobe(program: &'static str, function: &'static str) -> ProbeProgram {
         program,
         attach: Attach::KProbe,
         target: function,
+        hash_twin: None,
     }
 }
 
@@ -112,6 +140,7 @@ const fn kretprobe(program: &'static str, function: &'static str) -> ProbeProgra
         program,
         attach: Attach::KRetProbe,
         target: function,
+        hash_twin: None,
     }
 }
 
@@ -122,7 +151,10 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
             const {
                 &[Way {
                     probe: concat!("tracepoint:syscalls:", $enter),
-                    programs: &[tp($enter, "syscalls"), tp($exit, "syscalls")],
+                    programs: &[
+                        call_tp($enter, concat!($enter, "_hash")),
+                        call_tp($exit, concat!($exit, "_hash")),
+                    ],
                 }]
             }
         };

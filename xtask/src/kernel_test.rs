@@ -42,13 +42,29 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
 const GUEST_TIMEOUT: Duration = Duration::from_secs(900);
 
 pub fn run_kernel_test(series: &str) -> Result<()> {
-    let pattern = match series {
-        "6.1" => r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$",
-        "6.12" => r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$",
-        other => bail!("unknown kernel series {other:?} (6.1 or 6.12)"),
+    // The Debian release whose archive has the kernel: 6.1 and 6.12 are
+    // bookworm's (the machine's own sources), 5.10 is bullseye's (Debian
+    // 11). 5.10 predates `bpf_get_current_task_btf` (5.11) and BPF_CMPXCHG
+    // (5.12): the recorder's older code paths run there on a real old
+    // verifier (docs/design.md, "The current task").
+    let (pattern, suite) = match series {
+        "5.10" => (
+            r"^linux-image-5\.10\.0-[0-9]+-cloud-amd64-unsigned$",
+            Some("bullseye"),
+        ),
+        "6.1" => (r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$", None),
+        "6.12" => (
+            r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$",
+            None,
+        ),
+        other => bail!("unknown kernel series {other:?} (5.10, 6.1 or 6.12)"),
     };
     install_host_packages()?;
-    let kernel = fetch_kernel(pattern)?;
+    let apt = match suite {
+        Some(suite) => apt_for_suite(suite)?,
+        None => Vec::new(),
+    };
+    let kernel = fetch_kernel(pattern, &apt)?;
     let (sockrec, tests) = build_binaries()?;
     let initramfs = make_initramfs(&sockrec, &tests)?;
     boot(&kernel, &initramfs)
@@ -69,10 +85,62 @@ fn install_host_packages() -> Result<()> {
         .args(&missing))
 }
 
-/// Downloads and unpacks the newest kernel package matching `pattern`;
-/// returns its vmlinuz. Cached under target/kernels.
-fn fetch_kernel(pattern: &str) -> Result<PathBuf> {
-    let list = output(Command::new("apt-cache").args(["search", "--names-only", pattern]))
+/// apt options that read the package lists of Debian's `suite` instead of
+/// the machine's (which stay as they are): a sources list of the same
+/// archive as the machine's own `debian` source, with its own lists
+/// directory under target/kernels, updated once.
+fn apt_for_suite(suite: &str) -> Result<Vec<String>> {
+    let dir = root().join("target/kernels").join(format!("apt-{suite}"));
+    let sources = dir.join("sources.list");
+    let lists = dir.join("lists");
+    let opts = vec![
+        format!("-oDir::Etc::sourcelist={}", sources.display()),
+        "-oDir::Etc::sourceparts=-".to_string(),
+        format!("-oDir::State::Lists={}", lists.display()),
+    ];
+    if lists.join("partial").exists() {
+        return Ok(opts);
+    }
+    // The machine's archive (deb822 `URIs:` of its `debian` source, or a
+    // one-line `deb URI suite` entry).
+    let mut text = String::new();
+    for f in [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ] {
+        text.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+    }
+    let uri = text
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("URIs:").map(str::trim).or_else(|| {
+                l.strip_prefix("deb ")
+                    .and_then(|r| r.split_whitespace().next())
+            })
+        })
+        .find(|u| u.trim_end_matches('/').ends_with("/debian"))
+        .context("no Debian archive in the machine's apt sources")?;
+    std::fs::create_dir_all(lists.join("partial"))?;
+    std::fs::write(
+        &sources,
+        format!(
+            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {uri} {suite} main\n"
+        ),
+    )?;
+    run(Command::new("apt-get").args(&opts).args(["update", "-q"]))?;
+    Ok(opts)
+}
+
+/// Downloads and unpacks the newest kernel package matching `pattern`
+/// (from the lists `apt` options name, else the machine's); returns its
+/// vmlinuz. Cached under target/kernels.
+fn fetch_kernel(pattern: &str, apt: &[String]) -> Result<PathBuf> {
+    let list =
+        output(
+            Command::new("apt-cache")
+                .args(apt)
+                .args(["search", "--names-only", pattern]),
+        )
         .unwrap_or_default();
     let mut names: Vec<&str> = list.lines().filter_map(|l| l.split(' ').next()).collect();
     names.sort_by_key(|n| version_key(n));
@@ -85,6 +153,7 @@ fn fetch_kernel(pattern: &str) -> Result<PathBuf> {
         std::fs::create_dir_all(&dir)?;
         run(Command::new("apt-get")
             .current_dir(&dir)
+            .args(apt)
             .args(["download", pkg]))?;
         let deb = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -220,7 +289,11 @@ fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
         }
     }
     // The query tests read these by their absolute paths on the host.
-    for data in ["fixtures", "tests/integration/snapshots"] {
+    for data in [
+        "fixtures",
+        "tests/integration/snapshots",
+        "capture/fuzz/corpus/capture_reader",
+    ] {
         for entry in std::fs::read_dir(root.join(data))? {
             let path = entry?.path();
             if path.is_file() {

@@ -30,10 +30,6 @@ static WAKEUP_BYTES: u64 = 1 << 20;
 /// `bpf_get_current_task_btf()` (Linux 5.11+), 0 for helpers (see `task.rs`).
 #[unsafe(no_mangle)]
 static TASK_BTF: u32 = 0;
-/// 1 when calls in progress are kept in the slot array (needs
-/// `BPF_CMPXCHG`, Linux 5.12+), 0 for the hash map (see `pending.rs`).
-#[unsafe(no_mangle)]
-static PENDING_IN_SLOTS: u32 = 0;
 /// Kernel struct fields, resolved from the running kernel's BTF.
 #[unsafe(no_mangle)]
 pub static FIELDS: KernelFields = KernelFields {
@@ -95,12 +91,6 @@ pub fn field(f: &FieldSpec) -> FieldSpec {
 #[inline(always)]
 pub fn task_btf() -> bool {
     unsafe { read_volatile(&TASK_BTF) != 0 }
-}
-
-/// Whether calls in progress go in the slot array ([`PENDING_IN_SLOTS`]).
-#[inline(always)]
-pub fn pending_in_slots() -> bool {
-    unsafe { read_volatile(&PENDING_IN_SLOTS) != 0 }
 }
 
 #[inline(always)]

@@ -1,7 +1,14 @@
 //! Calls between their entry and their exit, by thread: where the entry
 //! program leaves a call for the exit program to finish.
 //!
-//! Two stores, picked by user space in the `PENDING_IN_SLOTS` global:
+//! Two stores, each call program built for both (`SLOTS`, a const
+//! parameter) and user space loading the one its kernel takes. Not a
+//! run-time switch on a read-only global, as the task reader is: a kernel
+//! before 5.12 refuses a program that merely contains `BPF_CMPXCHG` or
+//! `BPF_XCHG`, reached or not (5.10's `resolve_pseudo_ldimm64` checks
+//! every instruction: "BPF_STX uses reserved fields", seen in the 5.10
+//! guest of `cargo xtask test-kernel 5.10`), so the hash programs must not
+//! hold them at all.
 //!
 //! - **Slots** (Linux 5.12+, which has `BPF_CMPXCHG`): an array indexed by
 //!   thread id. A thread claims a slot by swapping its `pid_tgid` into the
@@ -22,10 +29,7 @@
 use core::intrinsics::{AtomicOrdering, atomic_cxchg, atomic_xchg};
 use sockrec_common::{PENDING_SLOT_COUNT, PendingCall};
 
-use crate::{
-    config::pending_in_slots,
-    maps::{PENDING, PENDING_SLOTS, SCRATCH},
-};
+use crate::maps::{PENDING, PENDING_SLOTS, SCRATCH};
 
 /// How many slots a thread tries, from its own `tid & (PENDING_SLOT_COUNT - 1)`.
 /// Threads running at once mostly have nearby, distinct ids, so the first
@@ -36,8 +40,8 @@ const PROBES: u32 = 4;
 /// Where the entry builds a call: a slot it now owns, or the scratch slot
 /// that [`save`] copies into the hash map.
 #[inline(always)]
-pub fn claim(pid_tgid: u64) -> Option<&'static mut PendingCall> {
-    if !pending_in_slots() {
+pub fn claim<const SLOTS: bool>(pid_tgid: u64) -> Option<&'static mut PendingCall> {
+    if !SLOTS {
         let scratch = SCRATCH.get_ptr_mut(0)?;
         return Some(unsafe { &mut *scratch });
     }
@@ -67,14 +71,14 @@ pub fn claim(pid_tgid: u64) -> Option<&'static mut PendingCall> {
 /// Makes the call built in [`claim`]'s place visible to [`find`]; false if
 /// there was no room (the hash map is full).
 #[inline(always)]
-pub fn save(pid_tgid: u64, call: &PendingCall) -> bool {
-    pending_in_slots() || PENDING.insert(&pid_tgid, call, 0).is_ok()
+pub fn save<const SLOTS: bool>(pid_tgid: u64, call: &PendingCall) -> bool {
+    SLOTS || PENDING.insert(&pid_tgid, call, 0).is_ok()
 }
 
 /// The current thread's call in progress, if its entry was seen.
 #[inline(always)]
-pub fn find(pid_tgid: u64) -> Option<&'static PendingCall> {
-    if !pending_in_slots() {
+pub fn find<const SLOTS: bool>(pid_tgid: u64) -> Option<&'static PendingCall> {
+    if !SLOTS {
         let call = PENDING.get_ptr(&pid_tgid)?;
         return Some(unsafe { &*call });
     }
@@ -91,8 +95,8 @@ pub fn find(pid_tgid: u64) -> Option<&'static PendingCall> {
 
 /// Frees the current thread's call found by [`find`].
 #[inline(always)]
-pub fn release(pid_tgid: u64, call: &PendingCall) {
-    if pending_in_slots() {
+pub fn release<const SLOTS: bool>(pid_tgid: u64, call: &PendingCall) {
+    if SLOTS {
         // SAFETY: as in `claim`; only the owner frees its slot. A swap,
         // not a plain store, so that no other thread can claim the slot
         // before this one's reads of it are done (BPF_XCHG is a full

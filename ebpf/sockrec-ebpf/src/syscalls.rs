@@ -94,13 +94,13 @@ fn read_user_sockaddr(ev: &mut SocketEvent, ptr: u64, len: u64) {
 const SOCK_TYPE_MASK: u64 = 0xf;
 
 #[inline(always)]
-fn enter<T: Task>(ctx: &TracePointContext, kind: EventKind) -> u32 {
+fn enter<T: Task, const SLOTS: bool>(ctx: &TracePointContext, kind: EventKind) -> u32 {
     let task = T::current();
     let pid_tgid = task.pid_tgid();
     if !kind.is_call() || !should_trace(kind, pid_tgid) {
         return 0;
     }
-    let Some(call) = pending::claim(pid_tgid) else {
+    let Some(call) = pending::claim::<SLOTS>(pid_tgid) else {
         emit::count_lost();
         return 0;
     };
@@ -141,23 +141,23 @@ fn enter<T: Task>(ctx: &TracePointContext, kind: EventKind) -> u32 {
         }
         EventKind::Send | EventKind::Recv => {}
     }
-    if !pending::save(pid_tgid, call) {
+    if !pending::save::<SLOTS>(pid_tgid, call) {
         emit::count_lost();
     }
     0
 }
 
 #[inline(always)]
-fn exit<T: Task>(ctx: &TracePointContext, kind: EventKind) -> u32 {
+fn exit<T: Task, const SLOTS: bool>(ctx: &TracePointContext, kind: EventKind) -> u32 {
     let task = T::current();
     let pid_tgid = task.pid_tgid();
-    let Some(call) = pending::find(pid_tgid) else {
+    let Some(call) = pending::find::<SLOTS>(pid_tgid) else {
         return 0;
     };
     if call.event.kind != kind as u8 {
         // A stale entry: its thread died inside the call (no exit fired) and
         // the tid was reused. Drop it rather than pair it with this exit.
-        pending::release(pid_tgid, call);
+        pending::release::<SLOTS>(pid_tgid, call);
         return 0;
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };
@@ -170,7 +170,7 @@ fn exit<T: Task>(ctx: &TracePointContext, kind: EventKind) -> u32 {
         finish_call(ev, task, call, ret);
         emit::submit(entry);
     }
-    pending::release(pid_tgid, call);
+    pending::release::<SLOTS>(pid_tgid, call);
     0
 }
 
@@ -258,33 +258,39 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
 const IPPROTO_MPTCP: u16 = 262;
 
 macro_rules! syscall_probes {
-    ($($enter:ident, $exit:ident => $kind:expr;)*) => {$(
+    ($($enter:ident, $exit:ident, $enter_hash:ident, $exit_hash:ident => $kind:expr;)*) => {$(
+        syscall_probes!(@one $enter, $exit, true, $kind);
+        syscall_probes!(@one $enter_hash, $exit_hash, false, $kind);
+    )*};
+    (@one $enter:ident, $exit:ident, $slots:expr, $kind:expr) => {
         #[tracepoint]
         pub fn $enter(ctx: TracePointContext) -> u32 {
             if task_btf() {
-                enter::<BtfTask>(&ctx, $kind)
+                enter::<BtfTask, $slots>(&ctx, $kind)
             } else {
-                enter::<HelperTask>(&ctx, $kind)
+                enter::<HelperTask, $slots>(&ctx, $kind)
             }
         }
 
         #[tracepoint]
         pub fn $exit(ctx: TracePointContext) -> u32 {
             if task_btf() {
-                exit::<BtfTask>(&ctx, $kind)
+                exit::<BtfTask, $slots>(&ctx, $kind)
             } else {
-                exit::<HelperTask>(&ctx, $kind)
+                exit::<HelperTask, $slots>(&ctx, $kind)
             }
         }
-    )*};
+    };
 }
 
-// One entry and one exit program per syscall; the names are the tracepoints'.
+// One entry and one exit program per syscall, named as the tracepoints,
+// keeping calls in progress in the slot array (Linux 5.12+); and the same
+// as `..._hash`, with the hash map, for older kernels (pending.rs).
 syscall_probes! {
-    sys_enter_socket, sys_exit_socket => EventKind::Socket;
-    sys_enter_socketpair, sys_exit_socketpair => EventKind::Socketpair;
-    sys_enter_bind, sys_exit_bind => EventKind::Bind;
-    sys_enter_connect, sys_exit_connect => EventKind::Connect;
-    sys_enter_accept, sys_exit_accept => EventKind::Accept;
-    sys_enter_accept4, sys_exit_accept4 => EventKind::Accept4;
+    sys_enter_socket, sys_exit_socket, sys_enter_socket_hash, sys_exit_socket_hash => EventKind::Socket;
+    sys_enter_socketpair, sys_exit_socketpair, sys_enter_socketpair_hash, sys_exit_socketpair_hash => EventKind::Socketpair;
+    sys_enter_bind, sys_exit_bind, sys_enter_bind_hash, sys_exit_bind_hash => EventKind::Bind;
+    sys_enter_connect, sys_exit_connect, sys_enter_connect_hash, sys_exit_connect_hash => EventKind::Connect;
+    sys_enter_accept, sys_exit_accept, sys_enter_accept_hash, sys_exit_accept_hash => EventKind::Accept;
+    sys_enter_accept4, sys_exit_accept4, sys_enter_accept4_hash, sys_exit_accept4_hash => EventKind::Accept4;
 }
