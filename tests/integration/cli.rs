@@ -101,7 +101,6 @@ fn record_rejects_unknown_event_kind() -> TestResult {
 /// privileges too: the path is refused before any probe is loaded (or the
 /// error would be the missing capabilities).
 fn record_refuses_what_is_not_a_file() -> TestResult {
-    use std::os::unix::process::CommandExt as _;
     let dir = TempDir::new("notafile");
     for force in [false, true] {
         for (target, says) in [
@@ -116,15 +115,7 @@ fn record_refuses_what_is_not_a_file() -> TestResult {
                     cmd.arg("--force");
                 }
                 if unprivileged {
-                    unsafe {
-                        cmd.pre_exec(|| {
-                            // SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, as record::without_privileges_fails_clearly.
-                            if libc::prctl(libc::PR_SET_SECUREBITS, 0x3, 0, 0, 0) != 0 {
-                                return Err(std::io::Error::last_os_error());
-                            }
-                            Ok(())
-                        });
-                    }
+                    util::without_root_capabilities(&mut cmd);
                 }
                 let out = util::run(&mut cmd);
                 ensure!(out.status.code() == Some(1), "exit {:?}", out.status.code());

@@ -654,15 +654,7 @@ fn without_privileges_fails_clearly() -> TestResult {
     let out = dir.path().join("x.parquet");
     let mut cmd = util::sockrec();
     cmd.args(["record", "-d", "1s", "-o", out.to_str().unwrap()]);
-    unsafe {
-        cmd.pre_exec(|| {
-            // SECBIT_NOROOT | SECBIT_NOROOT_LOCKED: exec no longer grants root capabilities.
-            if libc::prctl(libc::PR_SET_SECUREBITS, 0x3, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    util::without_root_capabilities(&mut cmd);
     let outp = util::run(&mut cmd);
     ensure!(
         outp.status.code() == Some(1),

@@ -35,6 +35,22 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Makes `cmd` run without root's capabilities, as a user without
+/// privileges would: SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, so that exec no
+/// longer grants root its capabilities.
+pub fn without_root_capabilities(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_SECUREBITS, 0x3, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Whether this process may load eBPF programs (root or CAP_BPF+CAP_PERFMON).
 pub fn can_load_bpf() -> bool {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {

@@ -13,7 +13,7 @@
 use anyhow::Result;
 use std::process::Command;
 
-use crate::{EBPF_TOOLCHAIN, output, root, run};
+use crate::{EBPF_TOOLCHAIN, root, run};
 
 /// cargo-fuzz's version (0.13.2 builds with the pinned toolchains).
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -21,15 +21,7 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 pub const TEST_RUNS: u64 = 60_000;
 
 pub fn run_fuzz(runs: u64) -> Result<()> {
-    let version = output(Command::new("cargo").args(["fuzz", "--version"])).unwrap_or_default();
-    if !version.contains(CARGO_FUZZ_VERSION) {
-        run(Command::new("cargo").args([
-            "install",
-            &format!("cargo-fuzz@{CARGO_FUZZ_VERSION}"),
-            "--locked",
-            "--force",
-        ]))?;
-    }
+    crate::cargo_tool(&["cargo", "fuzz"], "cargo-fuzz", CARGO_FUZZ_VERSION)?;
     let root = root();
     let corpus = crate::target_dir(&root).join("fuzz-corpus/capture_reader");
     let _ = std::fs::remove_dir_all(&corpus);

@@ -138,16 +138,23 @@ fn setup() -> Result<()> {
             EBPF_TOOLCHAIN,
         ]))?;
     }
-    let linker = output(Command::new("bpf-linker").arg("--version")).unwrap_or_default();
-    if !linker.contains(BPF_LINKER_VERSION) {
-        run(Command::new("cargo").args([
-            "install",
-            &format!("bpf-linker@{BPF_LINKER_VERSION}"),
-            "--locked",
-            "--force",
-        ]))?;
+    cargo_tool(&["bpf-linker"], "bpf-linker", BPF_LINKER_VERSION)
+}
+
+/// Installs `krate@version` with `cargo install` unless `version_cmd`
+/// (e.g. `bpf-linker --version`) already says that version.
+fn cargo_tool(version_cmd: &[&str], krate: &str, version: &str) -> Result<()> {
+    let (bin, args) = version_cmd.split_first().expect("a command");
+    let have = output(Command::new(bin).args(args).arg("--version")).unwrap_or_default();
+    if have.contains(version) {
+        return Ok(());
     }
-    Ok(())
+    run(Command::new("cargo").args([
+        "install",
+        &format!("{krate}@{version}"),
+        "--locked",
+        "--force",
+    ]))
 }
 
 /// Every test of the workspace; the integration tests load real programs,
