@@ -263,17 +263,23 @@ echo "sockrec-guest: exit $?"
 poweroff -f
 "#;
 
-/// What the guest runs: every integration test; while debugging a kernel,
-/// `SOCKREC_GUEST_TEST_ARGS` narrows them (e.g. `record::known`) and
-/// `SOCKREC_GUEST_SCRIPT` replaces them with a shell script (`@TESTS@` and
-/// `@SOCKREC@` stand for the binaries).
+/// What the guest runs: every integration test but [`HOST_ONLY`]; while
+/// debugging a kernel, `SOCKREC_GUEST_TEST_ARGS` narrows them (e.g.
+/// `record::known`) and `SOCKREC_GUEST_SCRIPT` replaces them with a shell
+/// script (`@TESTS@` and `@SOCKREC@` stand for the binaries).
 fn guest_command() -> String {
     if let Ok(script) = std::env::var("SOCKREC_GUEST_SCRIPT") {
         return script;
     }
     let args = std::env::var("SOCKREC_GUEST_TEST_ARGS").unwrap_or_default();
-    format!("CI=true @TESTS@ --test-threads 1 --color never {args}")
+    let skip: String = HOST_ONLY.iter().map(|t| format!(" --skip {t}")).collect();
+    format!("CI=true @TESTS@ --test-threads 1 --color never{skip} {args}")
 }
+
+/// Tests that read damaged files in over a hundred `sockrec` processes,
+/// user space alone (no kernel in them): the host runs them. With them the
+/// 6.1 guest's tests took 731 s of its 900 s under TCG (was ~200 s).
+const HOST_ONLY: &[&str] = &["query::bad_cuts_and_flips", "query::bad_fuzz_corpus"];
 
 fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
     let root = root();
