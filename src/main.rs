@@ -46,12 +46,7 @@ fn main() -> ExitCode {
     // not with Rust's multi-line report; a query's worker thread that
     // panics also comes back as an error from DataFusion, below.
     std::panic::set_hook(Box::new(|info| {
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let what = sockrec_capture::panic::message(info.payload());
         let at = info
             .location()
             .map(|l| format!(" at {l}"))

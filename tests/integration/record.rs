@@ -57,6 +57,10 @@ pub const TESTS: Tests = &[
         read_only_filesystem_fails_clearly,
     ),
     ("record::loss_is_counted", loss_is_counted),
+    (
+        "record::stalled_writer_counts_loss",
+        stalled_writer_counts_loss,
+    ),
 ];
 
 /// The workload child, stopped at `ready`.
@@ -158,6 +162,36 @@ impl Recorder {
 
     fn signal(&self, sig: i32) {
         unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// The thread id of the recorder's thread named `name`, once it has
+    /// started (it may start just after the "recording to" line).
+    fn thread(&self, name: &str) -> Result<libc::pid_t, String> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let waited = std::time::Instant::now();
+        while waited.elapsed() < Duration::from_secs(10) {
+            let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+            for task in entries.flatten() {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if comm.trim_end() == name {
+                    let tid = task.file_name().to_string_lossy().parse().ok();
+                    return tid.ok_or_else(|| format!("{:?} in {tasks}", task.file_name()));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("no thread named {name} in {tasks} within 10 s"))
+    }
+
+    /// The memory the recorder holds now (VmRSS), in KiB.
+    fn rss_kib(&self) -> Result<u64, String> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .ok_or_else(|| format!("no VmHWM in {path}"))
     }
 
     /// Waits for exit; returns success and the rest of stderr.
@@ -1032,11 +1066,36 @@ fn read_only_filesystem_fails_clearly() -> TestResult {
     Ok(())
 }
 
-/// A stopped recorder with the smallest ring buffer loses events: the last
-/// line, `sockrec info` and the metadata all count them, per CPU, and the
-/// rows plus the lost are exactly what the workload did.
+/// How a loss test keeps the recorder from keeping up.
+#[derive(Clone, Copy)]
+enum Stall {
+    /// SIGSTOP the whole recorder: nothing drains the ring buffer.
+    Recorder,
+    /// Stop only its writer thread, as a disk that stops answering does
+    /// (a hung NFS server, a dying USB disk): the drain goes on until the
+    /// writer's queue is full, then waits, and the kernel counts the rest.
+    Writer,
+}
+
+/// A stopped recorder with the smallest ring counts what it could not take,
+/// per CPU, in its last line, its metadata and `sockrec info`.
 fn loss_is_counted() -> TestResult {
-    const PAIRS: u64 = 50_000;
+    loss_under(Stall::Recorder)
+}
+
+/// A disk that stops answering costs counted loss, not memory: the events
+/// between the ring buffer and the disk are bounded (the writer's queue), so
+/// the kernel counts the rest as lost. An unbounded queue would lose nothing
+/// here and grow by ~200 bytes an event instead.
+fn stalled_writer_counts_loss() -> TestResult {
+    loss_under(Stall::Writer)
+}
+
+fn loss_under(stall: Stall) -> TestResult {
+    // 200,000 messages: more than the ring (1 MiB) and the writer's queue
+    // (8 batches of 4 Ki events) hold together, so a bounded recorder must
+    // lose some.
+    const PAIRS: u64 = 100_000;
     let dir = TempDir::new("loss");
     let out = dir.path().join("lossy.parquet");
     let mut wl = Workload::start(&format!("udp-count {PAIRS}"), dir.path());
@@ -1051,11 +1110,25 @@ fn loss_is_counted() -> TestResult {
         "--buffer-mib",
         "1",
     ])?;
-    rec.signal(libc::SIGSTOP);
+    let before_kib = rec.rss_kib()?;
+    let stopped = match stall {
+        Stall::Recorder => {
+            rec.signal(libc::SIGSTOP);
+            None
+        }
+        Stall::Writer => Some(ThreadStop::new(rec.thread("sockrec-writer")?)?),
+    };
     wl.go();
     let did = wl.read_until(&format!("did {PAIRS}"));
     ensure!(did.is_empty(), "workload said {did:?}");
-    rec.signal(libc::SIGCONT);
+    // What the recorder holds at its fullest: the drain has filled the
+    // writer's queue by now and waits.
+    std::thread::sleep(Duration::from_millis(500));
+    let held_mib = rec.rss_kib()?.saturating_sub(before_kib) / 1024;
+    match stopped {
+        None => rec.signal(libc::SIGCONT),
+        Some(stop) => stop.resume()?,
+    }
     std::thread::sleep(Duration::from_millis(500));
     rec.signal(libc::SIGTERM);
     let (ok, err) = rec.wait();
@@ -1076,11 +1149,18 @@ fn loss_is_counted() -> TestResult {
         .collect();
     ensure!(
         total > 0,
-        "a stopped recorder with a 1 MiB ring lost nothing: {last}"
+        "a stalled recorder with a 1 MiB ring lost nothing (it grew by {held_mib} MiB): {last}"
     );
     ensure!(per_cpu.iter().sum::<u64>() == total, "{last}");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     ensure!(per_cpu.len() >= cpus, "one count per CPU: {last}");
+    // Bounded, it holds the writer's queue, one sort window and one batch
+    // (~11 MB, in memory start-up freed: measured 0 MiB of growth); with
+    // an unbounded queue it held all 200,000 events and grew by 35 MiB.
+    ensure!(
+        held_mib < 24,
+        "the stalled recorder grew by {held_mib} MiB instead of counting loss"
+    );
 
     let cap = capture::read(&out)?;
     let meta_lost = cap.meta.get("sockrec.lost").cloned().unwrap_or_default();
@@ -1107,4 +1187,42 @@ fn loss_is_counted() -> TestResult {
     );
     ensure!(text.contains(&want), "{want:?} not in {text}");
     Ok(())
+}
+
+/// One thread of another process held stopped through ptrace (a signal
+/// would stop the whole process): PTRACE_SEIZE, then PTRACE_INTERRUPT puts
+/// just that thread in a ptrace-stop until PTRACE_DETACH. The thread that
+/// made it must resume it (ptrace(2): the tracer is a thread).
+struct ThreadStop(libc::pid_t);
+
+impl ThreadStop {
+    fn new(tid: libc::pid_t) -> Result<ThreadStop, String> {
+        let os = |what: &str| format!("{what} thread {tid}: {}", std::io::Error::last_os_error());
+        // SAFETY: ptrace and waitpid with plain integer arguments.
+        unsafe {
+            if libc::ptrace(libc::PTRACE_SEIZE, tid, 0, 0) != 0 {
+                return Err(os("PTRACE_SEIZE"));
+            }
+            if libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) != 0 {
+                return Err(os("PTRACE_INTERRUPT"));
+            }
+            let mut status = 0;
+            if libc::waitpid(tid, &mut status, libc::__WALL) != tid || !libc::WIFSTOPPED(status) {
+                return Err(os("waiting for the stop of"));
+            }
+        }
+        Ok(ThreadStop(tid))
+    }
+
+    fn resume(self) -> Result<(), String> {
+        // SAFETY: as above; the tracee is in its ptrace-stop.
+        if unsafe { libc::ptrace(libc::PTRACE_DETACH, self.0, 0, 0) } != 0 {
+            return Err(format!(
+                "PTRACE_DETACH thread {}: {}",
+                self.0,
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(())
+    }
 }
