@@ -129,8 +129,8 @@ pub fn proto_name(protocol: i64) -> Option<&'static str> {
         .map(|(_, name, _)| *name)
 }
 
-const AF_INET: i64 = 2;
-const AF_INET6: i64 = 10;
+const AF_INET: i64 = sockrec_capture::addr::AF_INET as i64;
+const AF_INET6: i64 = sockrec_capture::addr::AF_INET6 as i64;
 
 /// What a person calls the socket's protocol: `TCP`, `UDP` for IP sockets
 /// (the IPPROTO name without its prefix); for the other families, whose

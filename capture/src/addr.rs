@@ -11,13 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use sockrec_common::ADDR_CAP;
 
-/// `AF_UNIX`. The constants are spelled out rather than taken from `libc`:
-/// they are fixed by the Linux ABI and this keeps the crate dependency-free.
-pub const AF_UNIX: u16 = 1;
-/// `AF_INET`.
-pub const AF_INET: u16 = 2;
-/// `AF_INET6`.
-pub const AF_INET6: u16 = 10;
+pub use sockrec_common::{AF_INET, AF_INET6, AF_UNIX};
 
 /// `offsetof(struct sockaddr_un, sun_path)`: the family field.
 const SUN_PATH_OFFSET: usize = 2;

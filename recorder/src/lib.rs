@@ -155,5 +155,8 @@ mod tests {
                 }
             }
         }
+        for name in crate::loader::FEATURE_PROGRAMS {
+            assert!(names.contains(name), "no feature program {name}");
+        }
     }
 }

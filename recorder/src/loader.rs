@@ -188,6 +188,9 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
         .map_max_entries("EVENTS", buffer_bytes)
         .load(EBPF_OBJECT)
         .context("loading sockrec's eBPF object")?;
+    if filters.cgroup.is_some() {
+        check_cgroup_filter(&mut ebpf)?;
+    }
 
     let mut outcomes = Vec::new();
     let mut probe_of_kind = [""; 9];
@@ -245,6 +248,29 @@ pub fn plan() -> Result<(Vec<ProbeOutcome>, KernelCode)> {
 /// Tries each way of catching `kind` until one loads and attaches.
 /// `slots`: whether call programs keep calls in slots or (their `_hash`
 /// twins) in the hash map.
+/// Programs loaded only to learn what the kernel allows (features.rs).
+pub(crate) const FEATURE_PROGRAMS: [&str; 1] = ["feature_ancestor_cgroup"];
+
+/// `--cgroup` calls `bpf_get_current_ancestor_cgroup_id` in every program,
+/// which tracing programs may not call before about 5.12 (ebpf/sockrec-ebpf
+/// /src/features.rs): without this each program would fail to load and the
+/// recorder would end in a page of verifier output.
+fn check_cgroup_filter(ebpf: &mut Ebpf) -> Result<()> {
+    const PROBE: &str = FEATURE_PROGRAMS[0];
+    let prog: &mut TracePoint = ebpf
+        .program_mut(PROBE)
+        .ok_or_else(|| anyhow!("no program {PROBE}"))?
+        .try_into()?;
+    if prog.load().is_err() {
+        bail!(
+            "--cgroup: this kernel ({}) does not let tracing programs call bpf_get_current_ancestor_cgroup_id; filter with --pid or --comm instead",
+            crate::clock::kernel_release()
+        );
+    }
+    drop(prog.unload());
+    Ok(())
+}
+
 fn attach_kind(
     ebpf: &mut Ebpf,
     kind: EventKind,

@@ -357,9 +357,7 @@ impl Tally {
 
 // ---- The workload (child process) ----
 
-const AF_UNIX: u16 = 1;
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
+use sockrec_capture::addr::{AF_INET, AF_INET6, AF_UNIX};
 const TCP: u16 = 6;
 const UDP: u16 = 17;
 

@@ -73,6 +73,15 @@ impl EventKind {
     }
 }
 
+/// The address families the probes and the readers interpret
+/// (include/linux/socket.h; fixed by the Linux ABI, so spelled out here
+/// rather than taken from libc, which the eBPF crate cannot use).
+pub const AF_UNIX: u16 = 1;
+/// `AF_INET`.
+pub const AF_INET: u16 = 2;
+/// `AF_INET6`.
+pub const AF_INET6: u16 = 10;
+
 /// The filter value that lets every kind through.
 pub const EVENT_MASK_ALL: u32 = 0x1fe;
 
@@ -93,8 +102,9 @@ pub const ADDR_CAP: usize = 112;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SocketEvent {
-    /// `bpf_ktime_get_boot_ns()` when the call returned (entry time for calls in
-    /// flight), or when the message was sent/received. CLOCK_BOOTTIME.
+    /// `bpf_ktime_get_boot_ns()` when the call was entered (set at sys_enter,
+    /// task.rs; it returned at `time_ns + latency_ns`), or when the message
+    /// was sent/received. CLOCK_BOOTTIME.
     pub time_ns: u64,
     /// Exit minus entry for calls; 0 for messages.
     pub latency_ns: u64,

@@ -9,16 +9,14 @@
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
 use core::{ffi::c_void, mem::MaybeUninit};
 use sockrec_common::{
-    FLAG_ADDR_FROM_KERNEL, FLAG_SOCK_FROM_KERNEL, FieldSpec, KernelFields, SocketEvent,
+    AF_INET, AF_INET6, FLAG_ADDR_FROM_KERNEL, FLAG_SOCK_FROM_KERNEL, FieldSpec, KernelFields,
+    SocketEvent,
 };
 
 use crate::{
     config::{FIELDS, field},
     task::Task,
 };
-
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
 
 /// Reads the field `spec` of the struct at `base` (a kernel address).
 #[inline(always)]

@@ -7,12 +7,16 @@
 //! from the `sock:sock_send_length` / `sock:sock_recv_length` tracepoints
 //! (Linux 6.3+), fired by `sock_sendmsg()` / `sock_recvmsg()`.
 //!
-//! The file layout follows the probes: `syscalls.rs` (the syscall
-//! tracepoints), `messages.rs` (the per-message tracepoints, raw and
-//! formatted), `proto_msg_fexit.rs`, `sock_msg_fexit.rs` and
-//! `sock_msg_kprobe.rs` (messages on kernels before 6.3); `config.rs` holds
-//! what user space sets at load time, `kernel.rs` reads kernel structs with
-//! offsets taken from BTF, `task.rs` the current task, `emit.rs` hands events to user space.
+//! The file layout follows the probes, a file per way of the probe plan
+//! (recorder/src/probes.rs): `syscalls.rs` (the syscall tracepoints, for
+//! calls), `messages_btf.rs` and `messages.rs` (the `sock_*_length`
+//! tracepoints, typed and raw), `proto_msg_fexit.rs`, `sock_msg_fexit.rs`,
+//! `sock_msg_kprobe.rs` and `sock_msg_syscalls.rs` (messages on kernels
+//! before 6.3). Beneath them: `config.rs` (what user space sets at load
+//! time), `kernel.rs` (kernel structs read at offsets taken from BTF),
+//! `task.rs` (the current task), `pending.rs` (calls between entry and
+//! exit), `maps.rs` and `emit.rs` (handing events to user space); `features.rs`
+//! (programs user space loads only to learn what this kernel allows).
 //!
 //! [`SocketEvent`]: sockrec_common::SocketEvent
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -26,6 +30,8 @@
 mod config;
 #[cfg(target_arch = "bpf")]
 mod emit;
+#[cfg(target_arch = "bpf")]
+mod features;
 #[cfg(target_arch = "bpf")]
 mod kernel;
 #[cfg(target_arch = "bpf")]

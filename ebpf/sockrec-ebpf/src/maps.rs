@@ -7,7 +7,7 @@ use aya_ebpf::{
 use sockrec_common::{MessageBatch, PENDING_SLOT_COUNT, PendingCall};
 
 /// Every event, in the order the CPUs reserved them. Its size is set by user
-/// space at load time (`--buffer-size`); the value here is a placeholder.
+/// space at load time (`sockrec record --buffer-mib`); the value here is a placeholder.
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 

@@ -1,0 +1,19 @@
+//! Programs never attached: user space loads one to learn whether this
+//! kernel's verifier allows what a filter needs, and refuses the filter in
+//! one line if not (libbpf's `libbpf_probe_bpf_helper` does the same).
+//!
+//! `bpf_get_current_ancestor_cgroup_id` (kernel/bpf/helpers.c) came in 5.7
+//! for cgroup programs only; tracing programs (`bpf_tracing_func_proto`,
+//! kernel/trace/bpf_trace.c) got it later: Debian 11's 5.10 refuses it
+//! ("unknown func bpf_get_current_ancestor_cgroup_id#123"), 6.1 allows it.
+
+use aya_ebpf::{
+    helpers::bpf_get_current_ancestor_cgroup_id, macros::tracepoint, programs::TracePointContext,
+};
+
+/// Loads exactly when `--cgroup` (config.rs `should_trace`) can work.
+#[tracepoint]
+pub fn feature_ancestor_cgroup(_ctx: TracePointContext) -> u32 {
+    // SAFETY: a helper call with a plain integer argument.
+    unsafe { bpf_get_current_ancestor_cgroup_id(0) as u32 }
+}
