@@ -36,31 +36,32 @@ fn render(info: &CaptureInfo) -> String {
         let value = lines.join(&format!("\n{:INDENT$}", ""));
         let _ = writeln!(s, "{:<INDENT$}{value}", format!("{label}:"));
     };
+    let meta = &info.meta;
     line(
         "file",
         &format_args!("{} ({} bytes)", info.path.display(), info.file_size),
     );
-    line("host", &info.host);
-    line("kernel", &info.kernel);
-    line("format version", &info.format_version);
-    line("sockrec version", &info.sockrec_version);
-    line("start", &wall_clock(info.start_ns));
-    line("end", &wall_clock(info.end_ns));
-    line("duration", &format_duration(info.duration()));
+    line("host", &meta.host);
+    line("kernel", &meta.kernel);
+    line("format version", &meta.format_version);
+    line("sockrec version", &meta.sockrec_version);
+    line("start", &wall_clock(meta.start_ns));
+    line("end", &wall_clock(meta.end_ns));
+    line("duration", &format_duration(meta.duration()));
     line(
         "rows",
         &format_args!("{} in {} row group(s)", info.rows, info.row_groups),
     );
     line(
         "complete",
-        &if info.complete {
+        &if meta.complete {
             "yes"
         } else {
             "no (the recorder did not finish: events up to its last flush)"
         },
     );
-    line("probes", &or_none(&info.probes));
-    let per_cpu = info
+    line("probes", &or_none(&meta.probes));
+    let per_cpu = meta
         .lost
         .iter()
         .map(u64::to_string)
@@ -68,9 +69,9 @@ fn render(info: &CaptureInfo) -> String {
         .join(",");
     line(
         "lost",
-        &format_args!("{} (per CPU: {per_cpu})", info.lost_total()),
+        &format_args!("{} (per CPU: {per_cpu})", meta.lost_total()),
     );
-    line("filters", &or_none(&info.filters));
+    line("filters", &or_none(&meta.filters));
     match info.events_per_kind() {
         Ok(kinds) if kinds.is_empty() => line("events", &"none"),
         Ok(kinds) => {
@@ -128,6 +129,7 @@ mod tests {
             lost: vec![5, 6],
             filters: "pid=42".into(),
             sockrec_version: "0.1.0-test".into(),
+            ..CaptureMeta::default()
         }
     }
 
@@ -179,8 +181,8 @@ mod tests {
     fn layout_of_values() {
         let path = scratch("layout");
         let mut w = CaptureWriter::create(&path, false, meta("h")).unwrap();
-        w.set_probes("first\nsecond".into());
-        w.set_filters(String::new());
+        w.meta_mut().probes = "first\nsecond".into();
+        w.meta_mut().filters = String::new();
         w.flush().unwrap();
         std::mem::forget(w);
         let text = render(&CaptureInfo::open(&path).unwrap());

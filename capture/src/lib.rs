@@ -9,6 +9,8 @@
 //! - [`schema`]: the columns and metadata keys, and [`FORMAT_VERSION`].
 //! - [`NewCapture`]: the file a capture goes to, made before recording
 //!   starts; never written through a symlink, never over a device.
+//! - [`CaptureMeta`]: the recording's facts in the footer's `sockrec.*`
+//!   metadata, written and read by inverse functions.
 //! - [`CaptureWriter`]: the recorder's side; the file is a complete Parquet
 //!   file after every flush, so a killed recorder loses at most the events
 //!   since its last flush.
@@ -24,6 +26,7 @@
 pub mod addr;
 mod batch;
 mod footer;
+mod meta;
 mod new_file;
 pub mod panic;
 mod reader;
@@ -34,7 +37,8 @@ mod writer;
 
 pub use addr::SockAddr;
 pub use batch::UNKNOWN_KIND;
+pub use meta::CaptureMeta;
 pub use new_file::NewCapture;
 pub use reader::CaptureInfo;
 pub use schema::{FORMAT_VERSION, capture_schema};
-pub use writer::{CaptureMeta, CaptureSummary, CaptureWriter, ZSTD_LEVEL, writer_properties};
+pub use writer::{CaptureSummary, CaptureWriter, ZSTD_LEVEL, writer_properties};

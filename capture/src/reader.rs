@@ -7,7 +7,6 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::Array as _;
@@ -21,34 +20,21 @@ use parquet::arrow::{ProjectionMask, parquet_to_arrow_schema};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use sockrec_common::EventKind;
 
-use crate::schema::{self, FORMAT_VERSION, col};
+use crate::meta::CaptureMeta;
+use crate::schema::col;
 
 /// Parquet's magic, at both ends of every Parquet file.
 const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 
-/// The footer of a capture: its metadata and row count.
+/// The footer of a capture: its recording facts, and what the file itself
+/// tells (size, rows, row groups, Parquet footer, Arrow schema).
 #[derive(Clone, Debug)]
 pub struct CaptureInfo {
     pub path: PathBuf,
     /// Size of the file in bytes.
     pub file_size: u64,
-    pub format_version: u32,
-    pub sockrec_version: String,
-    pub host: String,
-    pub kernel: String,
-    /// Wall-clock Unix ns of boot.
-    pub boot_time_ns: i64,
-    /// Recording start, Unix epoch ns.
-    pub start_ns: i64,
-    /// Recording end (or last flush, if not complete), Unix epoch ns.
-    pub end_ns: i64,
-    pub probes: String,
-    /// Events lost per CPU.
-    pub lost: Vec<u64>,
-    pub filters: String,
-    /// Whether the recording was finished cleanly (otherwise the file holds
-    /// the events up to the last flush before the recorder died).
-    pub complete: bool,
+    /// The `sockrec.*` metadata (what a writer of a copy would be given).
+    pub meta: CaptureMeta,
     /// Events in the file.
     pub rows: u64,
     pub row_groups: usize,
@@ -81,65 +67,14 @@ impl CaptureInfo {
         let arrow_schema = arrow_schema_of(&metadata)
             .map_err(|e| anyhow!("{shown}: damaged Parquet file (unreadable schema: {e})"))?;
 
-        let kv: BTreeMap<&str, &str> = metadata
-            .file_metadata()
-            .key_value_metadata()
-            .into_iter()
-            .flatten()
-            .filter_map(|kv| Some((kv.key.as_str(), kv.value.as_deref()?)))
-            .collect();
-        let get = |key: &str| kv.get(key).copied();
-        let parse_i64 = |key: &str| -> Result<i64> {
-            match get(key) {
-                None => Ok(0),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow!("{shown}: bad {key} value {v:?}")),
-            }
-        };
-
-        let version = get(schema::META_FORMAT_VERSION).ok_or_else(|| {
-            anyhow!(
-                "{shown}: not a sockrec capture (no {} metadata)",
-                schema::META_FORMAT_VERSION
-            )
-        })?;
-        let format_version: u32 = version.trim().parse().map_err(|_| {
-            anyhow!(
-                "{shown}: bad {} value {version:?}",
-                schema::META_FORMAT_VERSION
-            )
-        })?;
-        if format_version > FORMAT_VERSION {
-            bail!(
-                "{shown}: capture format version {format_version} is newer than this sockrec understands ({FORMAT_VERSION})"
-            );
-        }
-        let lost = match get(schema::META_LOST).map(str::trim) {
-            None | Some("") => Vec::new(),
-            Some(v) => v
-                .split(',')
-                .map(|n| n.trim().parse::<u64>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| anyhow!("{shown}: bad {} value {v:?}", schema::META_LOST))?,
-        };
-        let text = |key: &str| get(key).unwrap_or_default().to_string();
+        let kvs = metadata.file_metadata().key_value_metadata();
+        let meta = CaptureMeta::from_key_values(kvs.map_or(&[], Vec::as_slice))
+            .map_err(|e| anyhow!("{shown}: {e}"))?;
 
         Ok(CaptureInfo {
             path: path.to_path_buf(),
             file_size,
-            format_version,
-            sockrec_version: text(schema::META_VERSION),
-            host: text(schema::META_HOST),
-            kernel: text(schema::META_KERNEL),
-            boot_time_ns: parse_i64(schema::META_BOOT_TIME_NS)?,
-            start_ns: parse_i64(schema::META_START_NS)?,
-            end_ns: parse_i64(schema::META_END_NS)?,
-            probes: text(schema::META_PROBES),
-            lost,
-            filters: text(schema::META_FILTERS),
-            complete: get(schema::META_COMPLETE) == Some("true"),
+            meta,
             rows: u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0),
             row_groups: metadata.num_row_groups(),
             metadata: Arc::new(metadata),
@@ -158,16 +93,6 @@ impl CaptureInfo {
     /// indexes).
     pub fn metadata(&self) -> &ParquetMetaData {
         &self.metadata
-    }
-
-    /// Total events lost.
-    pub fn lost_total(&self) -> u64 {
-        self.lost.iter().sum()
-    }
-
-    /// Recording duration (zero if the times are missing or inverted).
-    pub fn duration(&self) -> Duration {
-        Duration::from_nanos(u64::try_from(self.end_ns.saturating_sub(self.start_ns)).unwrap_or(0))
     }
 
     /// Events per `kind`, counted from the `kind` column alone. Kinds are in

@@ -45,68 +45,14 @@ use parquet::schema::types::ColumnPath;
 use sockrec_common::SocketEvent;
 
 use crate::footer::FooterBuilder;
+use crate::meta::CaptureMeta;
 use crate::new_file::NewCapture;
 use crate::row_group::RowGroupBuilder;
-use crate::schema::{self, FORMAT_VERSION, capture_schema, col};
+use crate::schema::{FORMAT_VERSION, capture_schema, col};
 
 /// ZSTD level of the column chunks: 3 is zstd's default, a good
 /// speed/ratio balance for a recorder that must keep up with the kernel.
 pub const ZSTD_LEVEL: i32 = 3;
-
-/// Capture-wide facts stored in the file's key-value metadata (see
-/// `docs/capture-format.md`). The writer updates `end_ns` in provisional
-/// footers itself; everything else is the caller's.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CaptureMeta {
-    /// Host name; also the value of every row's `host` column.
-    pub host: String,
-    /// Kernel release (`uname -r`).
-    pub kernel: String,
-    /// Wall-clock Unix ns of boot: `time = boot_time_ns + time_ns`.
-    pub boot_time_ns: i64,
-    /// When recording started, Unix epoch ns.
-    pub start_ns: i64,
-    /// When recording ended, Unix epoch ns. Leave 0 to have
-    /// [`CaptureWriter::finish`] use the time it runs; provisional footers
-    /// always carry the time of their flush.
-    pub end_ns: i64,
-    /// The attached probes, as text.
-    pub probes: String,
-    /// Events lost per CPU (ring buffer full).
-    pub lost: Vec<u64>,
-    /// The recording's filters, as text.
-    pub filters: String,
-    /// Version of the sockrec writing the file.
-    pub sockrec_version: String,
-}
-
-impl CaptureMeta {
-    /// The `sockrec.*` key-value pairs of a footer.
-    fn key_values(&self, end_ns: i64, complete: bool) -> Vec<KeyValue> {
-        let lost = self
-            .lost
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        [
-            (schema::META_FORMAT_VERSION, FORMAT_VERSION.to_string()),
-            (schema::META_VERSION, self.sockrec_version.clone()),
-            (schema::META_HOST, self.host.clone()),
-            (schema::META_KERNEL, self.kernel.clone()),
-            (schema::META_BOOT_TIME_NS, self.boot_time_ns.to_string()),
-            (schema::META_START_NS, self.start_ns.to_string()),
-            (schema::META_END_NS, end_ns.to_string()),
-            (schema::META_PROBES, self.probes.clone()),
-            (schema::META_LOST, lost),
-            (schema::META_FILTERS, self.filters.clone()),
-            (schema::META_COMPLETE, complete.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| KeyValue::new(k.to_string(), v))
-        .collect()
-    }
-}
 
 /// What [`CaptureWriter::finish`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +118,10 @@ impl CaptureWriter {
 
     /// Writes an empty capture into `new` and puts it in place: from here
     /// on the file at its path is a capture that any reader opens.
+    ///
+    /// `meta` may be another capture's, as [`crate::CaptureInfo`] read it:
+    /// the footers carry its facts, in this crate's format version and
+    /// with the writer's own `complete` (see [`CaptureMeta`]).
     pub fn new(new: NewCapture, meta: CaptureMeta) -> Result<Self> {
         let path = new.path().to_path_buf();
         let file = new
@@ -270,7 +220,8 @@ impl CaptureWriter {
         &self.path
     }
 
-    /// The metadata the next footer will carry.
+    /// The metadata the next footer will carry (its format version,
+    /// `complete` and, before finish, `end_ns` are the writer's).
     pub fn meta(&self) -> &CaptureMeta {
         &self.meta
     }
@@ -279,21 +230,6 @@ impl CaptureWriter {
     /// `host` only affect the metadata, not rows already buffered).
     pub fn meta_mut(&mut self) -> &mut CaptureMeta {
         &mut self.meta
-    }
-
-    /// Sets the per-CPU lost event counts.
-    pub fn set_lost(&mut self, per_cpu: Vec<u64>) {
-        self.meta.lost = per_cpu;
-    }
-
-    /// Sets the description of the attached probes.
-    pub fn set_probes(&mut self, probes: String) {
-        self.meta.probes = probes;
-    }
-
-    /// Sets the description of the recording's filters.
-    pub fn set_filters(&mut self, filters: String) {
-        self.meta.filters = filters;
     }
 
     /// Writes the ended row groups, the buffered events as one more and a
@@ -319,7 +255,7 @@ impl CaptureWriter {
             0 => now_ns(),
             t => t,
         };
-        for kv in self.meta.key_values(end_ns, true) {
+        for kv in self.footer_meta(end_ns, true).to_key_values() {
             self.writer.append_key_value_metadata(kv);
         }
         let path = self.path.clone();
@@ -402,10 +338,21 @@ impl CaptureWriter {
         self.footer
             .add_row_groups(&all[self.footer.row_group_count()..])?;
         let mut kv = vec![self.arrow_schema_kv.clone()];
-        kv.extend(self.meta.key_values(end_ns, false));
+        kv.extend(self.footer_meta(end_ns, false).to_key_values());
         // No page indexes: the ArrowWriter keeps them private until finish.
         // Readers fall back to the row group statistics.
         self.footer.encode(kv, all)
+    }
+
+    /// The metadata of a footer written at `end_ns`: the caller's, in the
+    /// format this crate writes, complete only in the final footer.
+    fn footer_meta(&self, end_ns: i64, complete: bool) -> CaptureMeta {
+        CaptureMeta {
+            format_version: FORMAT_VERSION,
+            end_ns,
+            complete,
+            ..self.meta.clone()
+        }
     }
 
     #[cfg(test)]
@@ -487,29 +434,12 @@ pub(crate) mod tests {
         ))
     }
 
-    #[test]
-    fn key_values_cover_every_key() {
-        let mut m = meta();
-        m.lost = vec![1, 2, 3];
-        let kv = m.key_values(5, true);
-        let get = |k: &str| {
-            kv.iter()
-                .find(|kv| kv.key == k)
-                .and_then(|kv| kv.value.clone())
-        };
-        assert_eq!(get(schema::META_LOST).as_deref(), Some("1,2,3"));
-        assert_eq!(get(schema::META_END_NS).as_deref(), Some("5"));
-        assert_eq!(get(schema::META_COMPLETE).as_deref(), Some("true"));
-        assert_eq!(get(schema::META_FORMAT_VERSION).as_deref(), Some("1"));
-        assert_eq!(kv.len(), 11);
-    }
-
     /// What a reader finds in the file: rows by the footer, and the rows of
     /// the `kind` column actually decoded (the row groups are intact).
     fn readable_rows(path: &Path) -> (u64, u64, bool) {
         let info = crate::CaptureInfo::open(path).unwrap();
         let decoded = info.events_per_kind().unwrap().iter().map(|(_, n)| n).sum();
-        (info.rows, decoded, info.complete)
+        (info.rows, decoded, info.meta.complete)
     }
 
     /// A recorder killed between any two steps of a flush or of finish

@@ -41,6 +41,7 @@ fn meta() -> CaptureMeta {
         lost: vec![0, 0],
         filters: "pid=42".into(),
         sockrec_version: "0.1.0-test".into(),
+        ..CaptureMeta::default()
     }
 }
 
@@ -196,7 +197,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
     }
     assert_eq!(w.buffered_rows(), 4);
     assert_eq!(w.rows_written(), 0);
-    w.set_lost(vec![3, 4]);
+    w.meta_mut().lost = vec![3, 4];
     w.flush().unwrap();
     assert_eq!(w.buffered_rows(), 0);
     assert_eq!(w.rows_written(), 4);
@@ -309,7 +310,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
     assert!(in_flight.value(n - 2));
 
     // An empty flush still refreshes the metadata.
-    w.set_lost(vec![5, 6]);
+    w.meta_mut().lost = vec![5, 6];
     w.flush().unwrap();
     let (batches, kv, _) = read_all(&path);
     assert_eq!(rows(&batches), 6);
@@ -332,16 +333,16 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
 
     // And sockrec's own reader agrees.
     let info = CaptureInfo::open(&path).unwrap();
-    assert!(info.complete);
+    assert!(info.meta.complete);
     assert_eq!(info.rows, 7);
-    assert_eq!(info.format_version, 1);
-    assert_eq!(info.host, "testhost");
-    assert_eq!(info.kernel, "6.1.0-test");
-    assert_eq!(info.lost, [5, 6]);
-    assert_eq!(info.lost_total(), 11);
-    assert_eq!(info.filters, "pid=42");
-    assert_eq!(info.boot_time_ns, BOOT);
-    assert_eq!(info.duration(), Duration::from_secs(4));
+    assert_eq!(info.meta.format_version, 1);
+    assert_eq!(info.meta.host, "testhost");
+    assert_eq!(info.meta.kernel, "6.1.0-test");
+    assert_eq!(info.meta.lost, [5, 6]);
+    assert_eq!(info.meta.lost_total(), 11);
+    assert_eq!(info.meta.filters, "pid=42");
+    assert_eq!(info.meta.boot_time_ns, BOOT);
+    assert_eq!(info.meta.duration(), Duration::from_secs(4));
     assert_eq!(
         info.events_per_kind().unwrap(),
         [
@@ -357,6 +358,32 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A capture's metadata, as [`CaptureInfo`] reads it, handed to a writer
+/// (how a copy of part of a capture keeps its recording's facts): the new
+/// file reads back with the same facts, `complete` being the new writer's.
+#[test]
+fn a_readers_metadata_goes_to_a_writer_as_it_is() {
+    let dir = test_dir("handover");
+    let first = dir.join("first.parquet");
+    let mut m = meta();
+    m.end_ns = BOOT + 7_000_000_000;
+    m.lost = vec![1, 2, 3];
+    m.probes = "a, b\nc\x1b".into();
+    let w = CaptureWriter::create(&first, false, m.clone()).unwrap();
+    w.finish().unwrap();
+    let read = CaptureInfo::open(&first).unwrap().meta;
+    assert_eq!(read, CaptureMeta { complete: true, ..m.clone() });
+
+    let copy = dir.join("copy.parquet");
+    let mut w = CaptureWriter::create(&copy, false, read.clone()).unwrap();
+    w.flush().unwrap();
+    let provisional = CaptureInfo::open(&copy).unwrap().meta;
+    assert!(!provisional.complete);
+    w.finish().unwrap();
+    assert_eq!(CaptureInfo::open(&copy).unwrap().meta, read);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn interrupted_capture_is_readable_and_marked_incomplete() {
     let dir = test_dir("interrupted");
@@ -369,14 +396,14 @@ fn interrupted_capture_is_readable_and_marked_incomplete() {
     // Buffered but never flushed: lost with the process.
     w.push(&event(EventKind::Socket, 9), "p");
     // Metadata changes only reach the file with a flush, too.
-    w.set_probes("first\nsecond".into());
+    w.meta_mut().probes = "first\nsecond".into();
     std::mem::forget(w);
 
     let info = CaptureInfo::open(&path).unwrap();
-    assert!(!info.complete);
+    assert!(!info.meta.complete);
     assert_eq!(info.rows, 4);
-    assert_eq!(info.probes, "tracepoint:syscalls:sys_exit_connect");
-    assert_eq!(info.filters, "pid=42");
+    assert_eq!(info.meta.probes, "tracepoint:syscalls:sys_exit_connect");
+    assert_eq!(info.meta.filters, "pid=42");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -580,7 +607,7 @@ fn capture_killed_before_first_flush_is_empty_not_broken() {
     std::mem::forget(w);
     let info = CaptureInfo::open(&path).unwrap();
     assert_eq!(info.rows, 0);
-    assert!(!info.complete);
+    assert!(!info.meta.complete);
     assert!(info.events_per_kind().unwrap().is_empty());
     fs::remove_dir_all(&dir).unwrap();
 }

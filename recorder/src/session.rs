@@ -123,6 +123,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         lost: vec![0; loaded.lost.get(&0, 0).map(|v| v.len()).unwrap_or(0)],
         filters: opts.filters.describe(),
         sockrec_version: env!("CARGO_PKG_VERSION").to_string(),
+        ..CaptureMeta::default()
     };
     let writer = CaptureWriter::new(file, meta)?;
     // Take over SIGINT/SIGTERM before saying we record, so a signal sent as

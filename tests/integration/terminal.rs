@@ -73,6 +73,7 @@ fn hostile_capture(path: &Path) {
         lost: vec![0, 0],
         filters: String::new(),
         sockrec_version: "test".into(),
+        ..CaptureMeta::default()
     };
     let mut w = CaptureWriter::create(path, false, meta).unwrap();
     let mut socket = event(EventKind::Socket, 1_000);
