@@ -72,9 +72,7 @@ fn main_inner(cli: Cli) -> Result<()> {
         Command::Record(args) => cmd_record::run(args),
         #[cfg(feature = "record")]
         Command::Probes => cmd_record::probes(),
-        Command::Info { captures } => {
-            cmd_info::run(&sockrec_analyzer::session::expand_inputs(&captures)?)
-        }
+        Command::Info { captures } => cmd_info::run(&sockrec_capture::expand_inputs(&captures)?),
         Command::Query(args) => cmd_query::run(args),
     }
 }

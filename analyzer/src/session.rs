@@ -19,8 +19,7 @@
 //! printing counts against the same limit, so a cartesian join or a huge
 //! sort ends in one line instead of taking the machine down.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
@@ -36,7 +35,7 @@ use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, lit};
 use futures::StreamExt as _;
-use sockrec_capture::{CaptureInfo, capture_schema};
+use sockrec_capture::{CaptureInfo, capture_schema, expand_inputs};
 use url::Url;
 
 /// The table the captures are registered as.
@@ -230,52 +229,6 @@ fn listing_table(path: &Path, parquet: &TableParquetOptions) -> Result<ListingTa
         .with_listing_options(options)
         .with_schema(capture_schema());
     Ok(ListingTable::try_new(config)?)
-}
-
-/// The files `inputs` name, each once, in the order given:
-/// - a directory: its `*.parquet` files, by name (not its subdirectories);
-/// - a pattern with `*`, `?` or `[` that is not an existing path: the files
-///   it matches, by name (for patterns the shell didn't expand, `-i 'caps/*.parquet'`);
-/// - anything else: that file (whose errors [`CaptureInfo::open`] reports).
-pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut add = |p: PathBuf, out: &mut Vec<PathBuf>| {
-        let key = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
-        if seen.insert(key) {
-            out.push(p);
-        }
-    };
-    for input in inputs {
-        let path = Path::new(input);
-        // A directory's or a pattern's files, sorted by name; none is an error.
-        let (mut files, none): (Vec<PathBuf>, &str) = if path.is_dir() {
-            let files = std::fs::read_dir(path)
-                .map_err(|e| anyhow!("{input}: {e}"))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
-                .collect();
-            (files, "no *.parquet capture in this directory")
-        } else if !path.exists() && input.contains(['*', '?', '[']) {
-            let matches = glob::glob(input).map_err(|e| anyhow!("{input}: bad pattern: {e}"))?;
-            let files = matches
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect();
-            (files, "no file matches")
-        } else {
-            add(path.to_path_buf(), &mut out);
-            continue;
-        };
-        if files.is_empty() {
-            bail!("{input}: {none}");
-        }
-        files.sort();
-        for f in files {
-            add(f, &mut out);
-        }
-    }
-    Ok(out)
 }
 
 /// Whether a file's column of type `have` reads as the capture schema's

@@ -15,6 +15,8 @@
 //!   file after every flush, so a killed recorder loses at most the events
 //!   since its last flush.
 //! - [`CaptureInfo`]: the footer of an existing capture (`sockrec info`).
+//! - [`expand_inputs`]: the capture files that files, directories and
+//!   glob patterns on the command line name (`sockrec info`, `query -i`).
 //! - [`SockAddr`]: how raw `sockaddr` bytes become the `addr`/`port` columns.
 //! - [`terminal`]: how a capture's text is shown to a person: names, paths
 //!   and metadata are what traced processes (or a crafted file) chose, so
@@ -26,6 +28,7 @@
 pub mod addr;
 mod batch;
 mod footer;
+mod inputs;
 mod meta;
 mod new_file;
 pub mod panic;
@@ -36,6 +39,7 @@ pub mod terminal;
 mod writer;
 
 pub use addr::SockAddr;
+pub use inputs::expand_inputs;
 pub use batch::UNKNOWN_KIND;
 pub use meta::CaptureMeta;
 pub use new_file::NewCapture;
