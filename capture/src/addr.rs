@@ -125,7 +125,7 @@ impl fmt::Display for SockAddr<'_> {
 
 /// Writes `bytes` as UTF-8, replacing invalid sequences with U+FFFD like
 /// [`String::from_utf8_lossy`] but without allocating.
-pub fn write_lossy(out: &mut impl fmt::Write, bytes: &[u8]) -> fmt::Result {
+fn write_lossy(out: &mut impl fmt::Write, bytes: &[u8]) -> fmt::Result {
     for chunk in bytes.utf8_chunks() {
         out.write_str(chunk.valid())?;
         if !chunk.invalid().is_empty() {

@@ -27,7 +27,7 @@ use crate::schema::{TIME_ZONE, capture_schema};
 /// Name stored in `kind` for a kind number this build doesn't know (a newer
 /// eBPF object, or a corrupt event): better a visible odd row than a panic
 /// or a silently dropped event.
-pub const UNKNOWN_KIND: &str = "unknown";
+pub(crate) const UNKNOWN_KIND: &str = "unknown";
 
 /// Rows the builders reserve up front; they grow (amortized) beyond it.
 const INITIAL_ROWS: usize = 8 * 1024;

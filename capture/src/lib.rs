@@ -40,9 +40,8 @@ mod writer;
 
 pub use addr::SockAddr;
 pub use inputs::expand_inputs;
-pub use batch::UNKNOWN_KIND;
 pub use meta::CaptureMeta;
 pub use new_file::NewCapture;
 pub use reader::CaptureInfo;
 pub use schema::{FORMAT_VERSION, capture_schema};
-pub use writer::{CaptureSummary, CaptureWriter, ZSTD_LEVEL, writer_properties};
+pub use writer::{CaptureSummary, CaptureWriter, writer_properties};

@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// `text` as it may be written to a terminal: unchanged (and not copied)
-/// unless it holds a character that [`needs_escape`].
+/// unless it holds a character that `needs_escape` (below) picks.
 pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
@@ -53,7 +53,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// that change how a terminal lays out the rest of the line: the bidi
 /// embeddings, overrides, isolates and marks (the "Trojan Source" set,
 /// CVE-2021-42574) and the line and paragraph separators.
-pub fn needs_escape(c: char) -> bool {
+fn needs_escape(c: char) -> bool {
     c == '\\'
         || c.is_control()
         || matches!(

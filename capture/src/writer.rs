@@ -52,7 +52,7 @@ use crate::schema::{FORMAT_VERSION, capture_schema, col};
 
 /// ZSTD level of the column chunks: 3 is zstd's default, a good
 /// speed/ratio balance for a recorder that must keep up with the kernel.
-pub const ZSTD_LEVEL: i32 = 3;
+const ZSTD_LEVEL: i32 = 3;
 
 /// What [`CaptureWriter::finish`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,11 +213,6 @@ impl CaptureWriter {
     /// Current size of the file (row groups and provisional footer).
     pub fn bytes_written(&self) -> u64 {
         self.committed + self.current_footer.len() as u64
-    }
-
-    /// The file being written.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The metadata the next footer will carry (its format version,
