@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn directories_and_patterns_give_their_files_by_name_each_once() {
-        let dir = dir_with("expand", &["b.parquet", "a.parquet", "notes.txt", "c*.parquet"]);
+        let dir = dir_with(
+            "expand",
+            &["b.parquet", "a.parquet", "notes.txt", "c*.parquet"],
+        );
         let d = dir.display().to_string();
         let (a, b, c) = (
             dir.join("a.parquet"),

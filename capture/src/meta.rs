@@ -323,7 +323,10 @@ mod tests {
             "capture format version 99 is newer than this sockrec understands (1)"
         );
         assert_eq!(
-            err(&[(schema::META_FORMAT_VERSION, "1"), (schema::META_LOST, "1,x")]),
+            err(&[
+                (schema::META_FORMAT_VERSION, "1"),
+                (schema::META_LOST, "1,x")
+            ]),
             "bad sockrec.lost value \"1,x\""
         );
         assert_eq!(

@@ -372,7 +372,13 @@ fn a_readers_metadata_goes_to_a_writer_as_it_is() {
     let w = CaptureWriter::create(&first, false, m.clone()).unwrap();
     w.finish().unwrap();
     let read = CaptureInfo::open(&first).unwrap().meta;
-    assert_eq!(read, CaptureMeta { complete: true, ..m.clone() });
+    assert_eq!(
+        read,
+        CaptureMeta {
+            complete: true,
+            ..m.clone()
+        }
+    );
 
     let copy = dir.join("copy.parquet");
     let mut w = CaptureWriter::create(&copy, false, read.clone()).unwrap();
