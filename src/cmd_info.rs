@@ -61,15 +61,9 @@ fn render(info: &CaptureInfo) -> String {
         },
     );
     line("probes", &or_none(&meta.probes));
-    let per_cpu = meta
-        .lost
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
     line(
         "lost",
-        &format_args!("{} (per CPU: {per_cpu})", meta.lost_total()),
+        &format_args!("{} (per CPU: {})", meta.lost_total(), meta.lost_per_cpu()),
     );
     line("filters", &or_none(&meta.filters));
     match info.events_per_kind() {

@@ -74,12 +74,6 @@ impl CaptureMeta {
     /// The `sockrec.*` key-value pairs of a footer: every field, as text
     /// (`lost` comma-separated, `complete` as `true`/`false`).
     pub fn to_key_values(&self) -> Vec<KeyValue> {
-        let lost = self
-            .lost
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
         [
             (schema::META_FORMAT_VERSION, self.format_version.to_string()),
             (schema::META_VERSION, self.sockrec_version.clone()),
@@ -89,7 +83,7 @@ impl CaptureMeta {
             (schema::META_START_NS, self.start_ns.to_string()),
             (schema::META_END_NS, self.end_ns.to_string()),
             (schema::META_PROBES, self.probes.clone()),
-            (schema::META_LOST, lost),
+            (schema::META_LOST, self.lost_per_cpu()),
             (schema::META_FILTERS, self.filters.clone()),
             (schema::META_COMPLETE, self.complete.to_string()),
         ]
@@ -160,6 +154,16 @@ impl CaptureMeta {
             filters: text(schema::META_FILTERS),
             complete: get(schema::META_COMPLETE) == Some("true"),
         })
+    }
+
+    /// The events lost per CPU, comma-separated (`0,3`): the value of
+    /// `sockrec.lost`, and how `sockrec info` shows them.
+    pub fn lost_per_cpu(&self) -> String {
+        self.lost
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Total events lost.
@@ -339,9 +343,11 @@ mod tests {
     }
 
     #[test]
-    fn lost_total_and_duration() {
+    fn lost_counts_and_duration() {
         let m = meta();
         assert_eq!(m.lost_total(), 6);
+        assert_eq!(m.lost_per_cpu(), "1,2,3");
+        assert_eq!(CaptureMeta::default().lost_per_cpu(), "");
         assert_eq!(m.duration(), Duration::from_secs(4));
         let inverted = CaptureMeta {
             end_ns: 0,
