@@ -32,7 +32,7 @@ mod tests {
     /// No program calls the object's `memset`, `memmove`, `memcpy`,
     /// `memcmp` or `bcmp`: in BPF they are loops over single bytes (a 200-
     /// byte event copy was ~1600 instructions on every call's exit), so
-    /// the programs copy and zero in words instead (`syscalls::copy_event`,
+    /// the programs copy and zero in words instead (`probes::syscalls::copy_event`,
     /// `task::current_comm`). A plain struct copy or `[0u8; N]` brings one
     /// back; this names the section that did.
     #[test]
