@@ -8,6 +8,7 @@
 //! - `options.rs`: what the user asked for, checked.
 
 pub mod clock;
+pub mod host;
 pub mod kernel_fields;
 pub mod loader;
 pub mod options;

@@ -27,7 +27,7 @@ use tokio::{
     signal::unix::SignalKind,
 };
 
-use crate::{clock, loader, options::RecordOptions};
+use crate::{clock, host, loader, options::RecordOptions};
 
 /// The longest a flushed event waits before the file on disk holds it.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -114,8 +114,8 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
 
     let start = clock::now_wall_ns();
     let meta = CaptureMeta {
-        host: clock::host_name(),
-        kernel: clock::kernel_release(),
+        host: host::host_name(),
+        kernel: host::kernel_release(),
         boot_time_ns: clock::boot_time_ns(),
         start_ns: start,
         end_ns: start,
