@@ -4,7 +4,7 @@
 //! - `probes.rs`: which probe catches which event kind (the probe plan).
 //! - `kernel_fields.rs`: kernel struct offsets from BTF, for the programs.
 //! - `loader.rs`: open → configure → load → attach.
-//! - `session.rs`: one recording, from first event to finished file.
+//! - `recording.rs`: one recording, from first event to finished file.
 //! - `options.rs`: what the user asked for, checked.
 
 pub mod clock;
@@ -14,10 +14,10 @@ pub mod loader;
 pub mod options;
 pub mod privileges;
 pub mod probes;
-pub mod session;
+pub mod recording;
 
 pub use options::{Filters, RecordOptions};
-pub use session::{RecordSummary, record};
+pub use recording::{RecordSummary, record};
 
 /// The eBPF object built from `ebpf/sockrec-ebpf` by build.rs.
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sockrec"));
