@@ -4,8 +4,16 @@
 //! - `probes.rs`: which probe catches which event kind (the probe plan).
 //! - `kernel_fields.rs`: kernel struct offsets from BTF, for the programs.
 //! - `loader.rs`: open → configure → load → attach.
-//! - `recording.rs`: one recording, from first event to finished file.
+//! - `recording.rs`: one recording, from first event to finished file, in
+//!   its steps; `ring.rs` reads the kernel's records back as events,
+//!   `writer.rs` is the thread that writes them to the capture.
 //! - `options.rs`: what the user asked for, checked.
+//! - `clock.rs`: the clocks events are timed by; `host.rs`: the host name
+//!   and kernel release.
+//!
+//! "Batch" here means only the kernel's `MessageBatch` (a CPU's messages
+//! handed over as one record); what one drain of the ring buffer takes
+//! and hands to the writer is a chunk.
 
 pub mod clock;
 pub mod host;
@@ -15,6 +23,8 @@ pub mod options;
 pub mod privileges;
 pub mod probes;
 pub mod recording;
+mod ring;
+mod writer;
 
 pub use options::{Filters, RecordOptions};
 pub use recording::{RecordSummary, record};

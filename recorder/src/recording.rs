@@ -1,61 +1,40 @@
-//! One recording: drain the ring buffer until the deadline or a signal,
-//! hand events to the capture writer, and finish cleanly.
+//! One recording, from first event to finished file, in the steps BCC's
+//! libbpf-tools give a tool: open the file, load and attach the programs
+//! (`loader.rs`), start the writer thread (`writer.rs`), drain the ring
+//! buffer (`ring.rs`) until the deadline or a signal, stop (detach, take
+//! what is left) and finish the file.
 //!
 //! Two threads: the tokio task drains the ring buffer (woken by the kernel
 //! once `wakeup_bytes` wait, and by a 100 ms tick otherwise) and never
-//! blocks on disk; a writer thread turns batches into Parquet row groups
-//! and makes the file readable at least every [`FLUSH_EVERY`], so a killed
-//! recorder loses at most that much.
+//! blocks on disk; the writer thread turns chunks of events into Parquet
+//! row groups and makes the file readable at least every `FLUSH_EVERY`
+//! (writer.rs), so a killed recorder loses at most that much.
 
-use anyhow::{Context as _, Result};
-use aya::maps::{MapData, PerCpuArray};
+use anyhow::Result;
+use aya::{
+    Ebpf,
+    maps::{MapData, PerCpuArray, RingBuf},
+};
 use sockrec_capture::terminal::escape;
 use sockrec_capture::{CaptureMeta, CaptureWriter, NewCapture};
-use sockrec_common::{EventKind, FLAG_IN_FLIGHT, MESSAGE_BATCH, MessageEvent, SocketEvent};
+use sockrec_common::{FLAG_IN_FLIGHT, MessageBatch, SocketEvent};
 use std::{
     io::Write as _,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-        mpsc,
-    },
-    thread,
     time::{Duration, Instant},
 };
 use tokio::{
     io::{Interest, unix::AsyncFd},
-    signal::unix::SignalKind,
+    signal::unix::{Signal, SignalKind},
 };
 
-use crate::{clock, host, loader, options::RecordOptions};
+use crate::{
+    clock, host,
+    loader::{self, Loaded, PendingCalls},
+    options::RecordOptions,
+    ring::{self, DRAIN_CHUNK},
+    writer::Writer,
+};
 
-/// The longest a flushed event waits before the file on disk holds it.
-pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
-/// A row group ends at this many rows, to bound the memory of the one being
-/// built (~160 bytes a row before encoding); ended row groups wait, encoded
-/// (a few bytes a row), for the next flush. Row groups of 64 Ki rows ended
-/// apart from flushes, instead of a flush every 128 Ki rows, took the busy
-/// recording's peak RSS from 89 to 80 MiB (`cargo xtask bench memory
-/// --quick`), and the file's size does not move with the row group size
-/// (`bench size`).
-const ROW_GROUP_ROWS: usize = 1 << 16;
-/// Flush sooner when this many encoded bytes wait in memory (8 MiB: 84 MiB
-/// peak RSS; 4 MiB: 80).
-const SPOOL_BYTES: u64 = 4 << 20;
-/// The most events one drain takes before the loop looks at signals, the
-/// deadline and the writer again (a fast producer could otherwise keep it
-/// draining forever). Also the size of a batch handed to the writer: 4 Ki
-/// events of 200 bytes, so a full writer queue holds ~7 MB (16 Ki made the
-/// busy recording's peak RSS 99 MiB, 4 Ki 89: `cargo xtask bench memory`).
-const DRAIN_CHUNK: usize = 1 << 12;
-/// The writer puts this many events at a time in time order (events arrive
-/// in per-CPU batches): sorting each drain of 4 Ki alone left the UDP
-/// loop's `time` column at 1.02-1.06 bytes per event, windows of 16 Ki at
-/// 0.88-1.00 (`cargo xtask bench size`, runs vary by ~0.1).
-const SORT_WINDOW: usize = 1 << 14;
-/// Batches waiting for the writer; past this the drain waits, the ring
-/// buffer fills and the kernel counts what it drops as lost.
-const WRITER_QUEUE: usize = 8;
 /// How often the drain wakes on its own when the kernel has not woken it.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -76,19 +55,15 @@ impl RecordSummary {
     }
 }
 
-enum ToWriter {
-    Batch(Vec<SocketEvent>),
-    Lost(Vec<u64>),
-}
-
 /// Records until `opts.duration` passes or SIGINT/SIGTERM arrives.
 pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
     // glibc raises its mmap threshold each time a large block is freed; then
     // the writer's per-row-group buffers (MBs, made and freed every flush)
     // come from its heap and fragment it: RSS crept from 59 to 163 MiB over
     // a 60 s busy recording. A fixed threshold (glibc's initial 128 KiB)
-    // keeps them in mmap, returned on free. The drain's batches, which
-    // would then cost page faults each, are recycled instead (below).
+    // keeps them in mmap, returned on free. The drain's chunks, which
+    // would then cost page faults each, are recycled instead
+    // (`Writer::empty_chunk`).
     // SAFETY: mallopt only tunes the allocator; called before our threads.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -97,23 +72,50 @@ pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
     rt.block_on(record_async(opts))
 }
 
+/// The steps, in their order.
 async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     // The file first, before loading anything: a path that cannot be
     // written fails with nothing loaded, and an existing capture is
     // replaced (with --force) only once the recording has begun.
     let file = NewCapture::create(&opts.output, opts.force)?;
+    let loaded = load(opts)?;
+    let probes = probe_lines(&loaded);
+    let capture = CaptureWriter::new(file, capture_meta(opts, &loaded, &probes))?;
+    // Take over SIGINT/SIGTERM before saying we record, so a signal sent as
+    // soon as the line below appears finishes the file instead of killing us.
+    let signals = StopSignals::take_over()?;
+    announce(opts);
+    let mut recording = Recording::start(opts, loaded, probes, capture)?;
+    recording.drain_until_stopped(signals).await?;
+    recording.stop();
+    recording.finish()
+}
+
+/// Loads and attaches the programs (loader.rs), warning of each kind that
+/// no way in the probe plan could attach here.
+fn load(opts: &RecordOptions) -> Result<Loaded> {
     let wakeup = u64::from(opts.buffer_bytes / 4);
-    let mut loaded = loader::load(&opts.filters, opts.buffer_bytes, wakeup)?;
-    let mut probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
-    probes.push(loaded.code.describe());
+    let loaded = loader::load(&opts.filters, opts.buffer_bytes, wakeup)?;
     for o in &loaded.outcomes {
         if o.attached.is_none() {
             eprintln!("sockrec: warning: not recording {}", o.describe());
         }
     }
+    Ok(loaded)
+}
 
+/// The lines of `sockrec.probes`: each kind's probe, then the programs' code.
+fn probe_lines(loaded: &Loaded) -> Vec<String> {
+    let mut probes: Vec<String> = loaded.outcomes.iter().map(|o| o.describe()).collect();
+    probes.push(loaded.code.describe());
+    probes
+}
+
+/// The capture's metadata as the recording starts; the writer updates the
+/// end time and the lost counts.
+fn capture_meta(opts: &RecordOptions, loaded: &Loaded, probes: &[String]) -> CaptureMeta {
     let start = clock::now_wall_ns();
-    let meta = CaptureMeta {
+    CaptureMeta {
         host: host::host_name(),
         kernel: host::kernel_release(),
         boot_time_ns: clock::boot_time_ns(),
@@ -123,13 +125,28 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
         lost: vec![0; loaded.lost.get(&0, 0).map(|v| v.len()).unwrap_or(0)],
         filters: opts.filters.describe(),
         sockrec_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    let writer = CaptureWriter::new(file, meta)?;
-    // Take over SIGINT/SIGTERM before saying we record, so a signal sent as
-    // soon as the line below appears finishes the file instead of killing us.
-    let mut sigint = tokio::signal::unix::signal(SignalKind::interrupt())?;
-    let mut sigterm = tokio::signal::unix::signal(SignalKind::terminate())?;
-    // Scripts (and the tests) wait for this line: from here on, nothing is missed.
+    }
+}
+
+/// SIGINT and SIGTERM, taken from their default (ending the process) to
+/// end the recording instead.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn take_over() -> Result<StopSignals> {
+        Ok(StopSignals {
+            interrupt: tokio::signal::unix::signal(SignalKind::interrupt())?,
+            terminate: tokio::signal::unix::signal(SignalKind::terminate())?,
+        })
+    }
+}
+
+/// Says the recording has begun. Scripts (and the tests) wait for this
+/// line: from here on, nothing is missed.
+fn announce(opts: &RecordOptions) {
     eprintln!(
         "sockrec: recording to {} ({})",
         escape(&opts.output.display().to_string()),
@@ -138,156 +155,196 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
             None => "Ctrl-C to stop".to_string(),
         }
     );
-    let bytes_on_disk = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
-    let probe_of_kind = loaded.probe_of_kind;
-    let writer_bytes = Arc::clone(&bytes_on_disk);
-    // The writer hands emptied batches back for the drain to fill again: a
-    // fresh multi-MB Vec per drain (mmap'd, see above) cost page faults on
-    // every one, doubling the recorder's CPU per event.
-    let (recycle_tx, recycle) = mpsc::sync_channel::<Vec<SocketEvent>>(2);
-    // Named, so that its CPU time shows apart from the drain's (`top -H`,
-    // /proc/PID/task; `cargo xtask bench throughput` reads it).
-    let writer_thread = thread::Builder::new()
-        .name("sockrec-writer".into())
-        .spawn(move || write_loop(writer, rx, recycle_tx, probe_of_kind, writer_bytes))
-        .context("starting the capture writer thread")?;
-    let next_batch = || {
-        recycle
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(DRAIN_CHUNK + MESSAGE_BATCH))
-    };
-
-    let started = Instant::now();
-    let deadline = opts.duration.map(|d| started + d);
-    // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd
-    // owns the ring buffer, and as_raw_fd always returns that fd.
-    let mut ring = unsafe { AsyncFd::register_with_interest(loaded.events, Interest::READABLE) }
-        .map_err(std::io::Error::from)?;
-    let mut tick = tokio::time::interval(TICK);
-    let mut events = 0u64;
-    let mut last_status = Instant::now();
-    let mut status_events = 0u64;
-    let mut batch = next_batch();
-    // The last drain stopped at DRAIN_CHUNK with more waiting: go on at once.
-    let mut more = false;
-    loop {
-        let sleep_until = deadline.unwrap_or(started + Duration::from_secs(100 * 365 * 86400));
-        // biased: a signal or the deadline wins over draining, so a producer
-        // faster than us cannot keep the recorder from stopping.
-        tokio::select! {
-            biased;
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
-            _ = tokio::time::sleep_until(sleep_until.into()) => break,
-            _ = std::future::ready(()), if more => {}
-            guard = ring.readable_mut() => guard?.clear_ready(),
-            _ = tick.tick() => {}
-        }
-        let (n, full) = drain(ring.get_mut(), &mut batch, DRAIN_CHUNK);
-        events += n;
-        more = full;
-        if !batch.is_empty() {
-            let full = std::mem::replace(&mut batch, next_batch());
-            let _ = tx.send(ToWriter::Batch(full));
-        }
-        if last_status.elapsed() >= Duration::from_secs(1) {
-            let lost = read_lost(&loaded.lost);
-            if opts.status {
-                let secs = last_status.elapsed().as_secs_f64();
-                let rate = (events - status_events) as f64 / secs;
-                status_line(
-                    started.elapsed(),
-                    rate,
-                    bytes_on_disk.load(Ordering::Relaxed),
-                    lost.iter().sum(),
-                );
-            }
-            let _ = tx.send(ToWriter::Lost(lost));
-            status_events = events;
-            last_status = Instant::now();
-        }
-    }
-    if opts.status {
-        eprintln!();
-    }
-
-    // Stop producing, then take what is still in the ring and in flight.
-    loader::detach_all(&mut loaded.ebpf);
-    loop {
-        // In chunks, as while recording: a full ring is 8 MiB of records.
-        let (n, full) = drain(ring.get_mut(), &mut batch, DRAIN_CHUNK);
-        events += n;
-        if !full {
-            break;
-        }
-        let chunk = std::mem::replace(&mut batch, next_batch());
-        let _ = tx.send(ToWriter::Batch(chunk));
-    }
-    // Messages the CPUs still held in their batches.
-    for map in &loaded.batches {
-        let Ok(per_cpu) = map.get(&0, 0) else {
-            continue;
-        };
-        for held in per_cpu.iter() {
-            let len = (held.len as usize).min(MESSAGE_BATCH);
-            batch.extend(held.events[..len].iter().map(MessageEvent::to_socket_event));
-            events += len as u64;
-        }
-    }
-    let mut in_flight = 0u64;
-    for mut ev in loaded.pending.in_flight() {
-        ev.flags |= FLAG_IN_FLIGHT;
-        batch.push(ev);
-        in_flight += 1;
-    }
-    let lost = read_lost(&loaded.lost);
-    let _ = tx.send(ToWriter::Batch(batch));
-    let _ = tx.send(ToWriter::Lost(lost.clone()));
-    drop(tx);
-    let written = writer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("capture writer thread panicked"))??;
-    Ok(RecordSummary {
-        events: events + in_flight,
-        in_flight,
-        lost_per_cpu: lost,
-        bytes: written,
-        elapsed: started.elapsed(),
-        probes,
-    })
 }
 
-const SOCKET_EVENT: usize = size_of::<SocketEvent>();
-const MESSAGE_EVENT: usize = size_of::<MessageEvent>();
+/// A recording under way: programs attached, the writer thread started.
+struct Recording<'a> {
+    opts: &'a RecordOptions,
+    /// The programs, detached by [`Recording::stop`].
+    ebpf: Ebpf,
+    /// The ring buffer the programs write events to.
+    ring: AsyncFd<RingBuf<MapData>>,
+    /// Per CPU, the events the kernel dropped (the ring buffer was full).
+    lost: PerCpuArray<MapData, u64>,
+    /// Each CPU's messages not yet in the ring buffer, read at the end.
+    batches: Vec<PerCpuArray<MapData, MessageBatch>>,
+    /// Calls entered and not yet returned, read at the end.
+    pending: PendingCalls,
+    probes: Vec<String>,
+    writer: Writer,
+    /// The chunk being drained into, handed whole to the writer.
+    chunk: Vec<SocketEvent>,
+    /// Events drained so far, in-flight calls apart.
+    events: u64,
+    in_flight: u64,
+    started: Instant,
+    /// When the last status line (and lost counts) went out, and the
+    /// events by then.
+    last_status: Instant,
+    status_events: u64,
+}
 
-/// Moves up to `max` events waiting in the ring buffer into `batch`;
-/// returns how many, and whether it stopped at `max` (more may wait).
-fn drain(
-    ring: &mut aya::maps::RingBuf<MapData>,
-    batch: &mut Vec<SocketEvent>,
-    max: usize,
-) -> (u64, bool) {
-    let mut n = 0;
-    while n < max as u64 {
-        let Some(item) = ring.next() else {
-            return (n, false);
-        };
-        // SAFETY: the kernel wrote whole records of the layout the length
-        // names (repr(C), any bit pattern valid); read unaligned to be safe.
-        if item.len() == SOCKET_EVENT {
-            batch.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<SocketEvent>()) });
-            n += 1;
-        } else {
-            // A CPU's batch of messages (MessageBatch): 64 bytes each.
-            for msg in item.chunks_exact(MESSAGE_EVENT) {
-                let ev = unsafe { std::ptr::read_unaligned(msg.as_ptr().cast::<MessageEvent>()) };
-                batch.push(ev.to_socket_event());
-                n += 1;
+impl<'a> Recording<'a> {
+    /// Starts the writer thread and watches the ring buffer.
+    fn start(
+        opts: &'a RecordOptions,
+        loaded: Loaded,
+        probes: Vec<String>,
+        capture: CaptureWriter,
+    ) -> Result<Recording<'a>> {
+        let Loaded {
+            ebpf,
+            events,
+            pending,
+            lost,
+            batches,
+            probe_of_kind,
+            ..
+        } = loaded;
+        let writer = Writer::start(capture, probe_of_kind)?;
+        let started = Instant::now();
+        // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd
+        // owns the ring buffer, and as_raw_fd always returns that fd.
+        let ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
+        let chunk = writer.empty_chunk();
+        Ok(Recording {
+            opts,
+            ebpf,
+            ring,
+            lost,
+            batches,
+            pending,
+            probes,
+            writer,
+            chunk,
+            events: 0,
+            in_flight: 0,
+            started,
+            last_status: Instant::now(),
+            status_events: 0,
+        })
+    }
+
+    /// Drains the ring buffer until the deadline or SIGINT/SIGTERM.
+    async fn drain_until_stopped(&mut self, mut signals: StopSignals) -> Result<()> {
+        let deadline = self.opts.duration.map(|d| self.started + d);
+        let sleep_until = deadline.unwrap_or(self.started + Duration::from_secs(100 * 365 * 86400));
+        let mut tick = tokio::time::interval(TICK);
+        // The last drain stopped at DRAIN_CHUNK with more waiting: go on at once.
+        let mut more = false;
+        loop {
+            // biased: a signal or the deadline wins over draining, so a producer
+            // faster than us cannot keep the recorder from stopping.
+            tokio::select! {
+                biased;
+                _ = signals.interrupt.recv() => break,
+                _ = signals.terminate.recv() => break,
+                _ = tokio::time::sleep_until(sleep_until.into()) => break,
+                _ = std::future::ready(()), if more => {}
+                guard = self.ring.readable_mut() => guard?.clear_ready(),
+                _ = tick.tick() => {}
+            }
+            more = self.drain();
+            self.hand_over();
+            self.every_second();
+        }
+        if self.opts.status {
+            eprintln!();
+        }
+        Ok(())
+    }
+
+    /// Drains up to DRAIN_CHUNK events into the chunk; returns whether it
+    /// stopped there (more may wait).
+    fn drain(&mut self) -> bool {
+        let (n, full) = ring::drain(self.ring.get_mut(), &mut self.chunk, DRAIN_CHUNK);
+        self.events += n;
+        full
+    }
+
+    /// Hands the drained chunk, if any, to the writer and takes an empty
+    /// one: the one place events leave the drain. Waits while the writer's
+    /// queue is full.
+    fn hand_over(&mut self) {
+        if self.chunk.is_empty() {
+            return;
+        }
+        let chunk = std::mem::replace(&mut self.chunk, self.writer.empty_chunk());
+        self.writer.send_events(chunk);
+    }
+
+    /// Once a second: the lost counts to the writer (the footer must say
+    /// them even if no event comes) and, with `--status`, the status line.
+    fn every_second(&mut self) {
+        if self.last_status.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let lost = read_lost(&self.lost);
+        if self.opts.status {
+            let secs = self.last_status.elapsed().as_secs_f64();
+            let rate = (self.events - self.status_events) as f64 / secs;
+            status_line(
+                self.started.elapsed(),
+                rate,
+                self.writer.bytes_on_disk(),
+                lost.iter().sum(),
+            );
+        }
+        self.writer.send_lost(lost);
+        self.status_events = self.events;
+        self.last_status = Instant::now();
+    }
+
+    /// Stops producing, then takes what is still in the ring, in the CPUs'
+    /// message batches and in flight.
+    fn stop(&mut self) {
+        loader::detach_all(&mut self.ebpf);
+        // In chunks, as while recording: a full ring is 8 MiB of records.
+        while self.drain() {
+            self.hand_over();
+        }
+        self.take_held_messages();
+        self.take_in_flight();
+        self.hand_over();
+    }
+
+    /// Messages the CPUs still held in their batches (MessageBatch).
+    fn take_held_messages(&mut self) {
+        for map in &self.batches {
+            let Ok(per_cpu) = map.get(&0, 0) else {
+                continue;
+            };
+            for held in per_cpu.iter() {
+                self.events += ring::decode_held(held, &mut self.chunk);
             }
         }
     }
-    (n, true)
+
+    /// Calls entered and not yet returned, flagged FLAG_IN_FLIGHT.
+    fn take_in_flight(&mut self) {
+        for mut ev in self.pending.in_flight() {
+            ev.flags |= FLAG_IN_FLIGHT;
+            self.chunk.push(ev);
+            self.in_flight += 1;
+        }
+    }
+
+    /// Gives the writer the final lost counts and waits for it to finish
+    /// the file.
+    fn finish(self) -> Result<RecordSummary> {
+        let lost = read_lost(&self.lost);
+        self.writer.send_lost(lost.clone());
+        let bytes = self.writer.finish()?;
+        Ok(RecordSummary {
+            events: self.events + self.in_flight,
+            in_flight: self.in_flight,
+            lost_per_cpu: lost,
+            bytes,
+            elapsed: self.started.elapsed(),
+            probes: self.probes,
+        })
+    }
 }
 
 fn read_lost(lost: &PerCpuArray<MapData, u64>) -> Vec<u64> {
@@ -305,90 +362,4 @@ fn status_line(elapsed: Duration, rate: f64, bytes: u64, lost: u64) {
         lost
     );
     let _ = err.flush();
-}
-
-/// The writer thread: batches in, row groups out, readable every FLUSH_EVERY.
-fn write_loop(
-    mut writer: CaptureWriter,
-    rx: mpsc::Receiver<ToWriter>,
-    recycle: mpsc::SyncSender<Vec<SocketEvent>>,
-    probe_of_kind: [&'static str; 9],
-    bytes: Arc<AtomicU64>,
-) -> Result<u64> {
-    let mut last_flush = Instant::now();
-    // Events wait here until SORT_WINDOW of them can be put in time order
-    // together (see below); the sort keys go in a reused buffer too.
-    let mut window: Vec<SocketEvent> = Vec::with_capacity(SORT_WINDOW + DRAIN_CHUNK);
-    let mut order: Vec<(u64, usize)> = Vec::with_capacity(SORT_WINDOW + DRAIN_CHUNK);
-    // Lost counts changed since the last flush: the footer must say so even
-    // if no event came.
-    let mut lost_changed = false;
-    let probe = |kind: u8| -> &'static str {
-        probe_of_kind
-            .get(kind as usize)
-            .copied()
-            .filter(|p| !p.is_empty())
-            .or_else(|| EventKind::from_u8(kind).map(|k| k.name()))
-            .unwrap_or("unknown")
-    };
-    // The ring holds records in the order CPUs handed them over, and
-    // messages come in per-CPU batches (MessageBatch): put each window of
-    // events in time order, which readers expect and the delta-encoded time
-    // columns compress far better. (Sorting keys, not the 200-byte events.)
-    let mut push_window = |writer: &mut CaptureWriter, window: &mut Vec<SocketEvent>| {
-        order.clear();
-        order.extend(window.iter().enumerate().map(|(i, ev)| (ev.time_ns, i)));
-        order.sort_unstable();
-        for &(_, i) in &order {
-            let ev = &window[i];
-            writer.push(ev, probe(ev.kind));
-        }
-        window.clear();
-    };
-    loop {
-        let timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
-        match rx.recv_timeout(timeout) {
-            Ok(ToWriter::Batch(mut events)) => {
-                window.extend_from_slice(&events);
-                events.clear();
-                let _ = recycle.try_send(events);
-                if window.len() >= SORT_WINDOW {
-                    push_window(&mut writer, &mut window);
-                }
-            }
-            Ok(ToWriter::Lost(lost)) => {
-                if writer.meta().lost != lost {
-                    writer.meta_mut().lost = lost;
-                    lost_changed = true;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-        if writer.buffered_rows() >= ROW_GROUP_ROWS {
-            writer.end_row_group().context("writing the capture")?;
-        }
-        let due = last_flush.elapsed() >= FLUSH_EVERY;
-        if due {
-            // A flush takes every event received so far.
-            push_window(&mut writer, &mut window);
-        }
-        // Each flush writes the whole footer (~2 KB a row group so far):
-        // skip the ones that would write nothing new, and flush on size only
-        // when the encoded row groups waiting grow large.
-        let waiting = writer.buffered_rows() > 0 || writer.spooled_bytes() > 0;
-        if (due && (waiting || lost_changed)) || writer.spooled_bytes() >= SPOOL_BYTES {
-            writer.meta_mut().end_ns = clock::now_wall_ns();
-            writer.flush().context("writing the capture")?;
-            bytes.store(writer.bytes_written(), Ordering::Relaxed);
-            lost_changed = false;
-        }
-        if due {
-            last_flush = Instant::now();
-        }
-    }
-    push_window(&mut writer, &mut window);
-    writer.meta_mut().end_ns = clock::now_wall_ns();
-    let summary = writer.finish().context("finishing the capture")?;
-    Ok(summary.bytes)
 }
