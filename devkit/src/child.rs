@@ -92,6 +92,9 @@ mod tests {
         assert!(!u.success && u.status.code() == Some(1), "{u:?}");
         let slow = Command::new("sleep").arg("60").spawn().unwrap();
         let u = reap(slow.id() as i32, Duration::from_millis(100)).unwrap();
-        assert!(!u.success && u.status.signal() == Some(libc::SIGKILL), "{u:?}");
+        assert!(
+            !u.success && u.status.signal() == Some(libc::SIGKILL),
+            "{u:?}"
+        );
     }
 }

@@ -94,8 +94,7 @@ impl Recorder {
 
     /// The memory the recorder holds now (VmRSS), in KiB.
     pub fn rss_kib(&self) -> Result<u64> {
-        proc::rss_kib(self.pid)
-            .with_context(|| format!("no VmRSS in /proc/{}/status", self.pid))
+        proc::rss_kib(self.pid).with_context(|| format!("no VmRSS in /proc/{}/status", self.pid))
     }
 
     /// CPU time (user + system) the recorder has used so far.
@@ -244,10 +243,7 @@ mod tests {
         .unwrap();
         assert!(rec.rss_kib().unwrap() > 0);
         let stopped = rec.stop(libc::SIGINT).unwrap().ok().unwrap();
-        assert_eq!(
-            stopped.summary().unwrap(),
-            Summary { events: 3, lost: 0 }
-        );
+        assert_eq!(stopped.summary().unwrap(), Summary { events: 3, lost: 0 });
         assert!(stopped.last_line().starts_with("sockrec: wrote 3"));
     }
 

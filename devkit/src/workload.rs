@@ -73,6 +73,8 @@ impl Workload {
 
     /// Its lines to the end of its output, once it has exited with 0.
     pub fn finish(mut self) -> Result<Vec<String>> {
+        // Closed first: a child reading on to the end of its input ends.
+        self.stdin = None;
         let lines: Vec<String> = (&mut self.stdout).lines().collect::<Result<_, _>>()?;
         let status = self.wait()?;
         if !status.success() {
@@ -124,8 +126,9 @@ mod tests {
     #[test]
     fn a_child_that_is_not_ready_or_ends_early_is_an_error() {
         assert!(Workload::start(Command::new("sh").args(["-c", "echo nope"])).is_err());
-        let mut wl = Workload::start(Command::new("sh").args(["-c", "echo ready; read go; echo x"]))
-            .unwrap();
+        let mut wl =
+            Workload::start(Command::new("sh").args(["-c", "echo ready; read go; echo x"]))
+                .unwrap();
         wl.go().unwrap();
         assert!(wl.read_until("done").is_err());
     }
