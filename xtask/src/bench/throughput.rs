@@ -24,7 +24,7 @@ use super::report::{Report, Status, si};
 use super::workload::run_workloads;
 use super::{Options, env::Env};
 
-/// The recorder's capture writer thread (recorder/src/session.rs).
+/// The recorder's capture writer thread (recorder/src/writer.rs).
 const WRITER: &str = "sockrec-writer";
 
 struct Step {
