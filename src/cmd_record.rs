@@ -103,7 +103,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
 
 /// `sockrec-HOST-20261129T070351Z.parquet`: sorts by time, safe in any shell.
 fn default_output() -> PathBuf {
-    let host = sockrec_recorder::clock::host_name();
+    let host = sockrec_recorder::host::host_name();
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let stamp: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
     PathBuf::from(format!("sockrec-{host}-{stamp}.parquet"))
@@ -112,7 +112,7 @@ fn default_output() -> PathBuf {
 /// `sockrec probes`: the plan for this kernel, as the capture would record it.
 pub fn probes() -> Result<()> {
     let (outcomes, code) = sockrec_recorder::loader::plan()?;
-    println!("kernel {}", sockrec_recorder::clock::kernel_release());
+    println!("kernel {}", sockrec_recorder::host::kernel_release());
     for o in outcomes {
         print!("{}", o.render());
     }

@@ -46,7 +46,8 @@ fn main() -> ExitCode {
     // not with Rust's multi-line report; a query's worker thread that
     // panics also comes back as an error from DataFusion, below.
     std::panic::set_hook(Box::new(|info| {
-        let what = sockrec_capture::panic::message(info.payload());
+        let what = sockrec_capture::panic::message(info.payload())
+            .unwrap_or_else(|| "a panic without a message".to_string());
         let at = info
             .location()
             .map(|l| format!(" at {l}"))

@@ -17,13 +17,13 @@ use std::{
 };
 
 /// What a panic said: its payload as text (`panic!` makes a `&str` or a
-/// `String`; anything else has no words to show).
-pub fn message(payload: &(dyn Any + Send)) -> String {
+/// `String`); `None` for any other payload, which has no words to show:
+/// each caller says that in its own terms.
+pub fn message(payload: &(dyn Any + Send)) -> Option<String> {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a malformed value".to_string())
 }
 
 /// Runs `f`; a panic in it comes back as `Err(message)`, without the
@@ -36,7 +36,10 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     panic::set_hook(Box::new(|_| {}));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     panic::set_hook(hook);
-    result.map_err(|payload| message(payload.as_ref()))
+    // Under `quietly` a panic is the input's fault: a reader choked on it.
+    result.map_err(|payload| {
+        message(payload.as_ref()).unwrap_or_else(|| "a malformed value".to_string())
+    })
 }
 
 #[cfg(test)]
@@ -48,5 +51,9 @@ mod tests {
         assert_eq!(quietly(|| 7), Ok(7));
         let r: Result<(), String> = quietly(|| panic!("bad width {}", 24608));
         assert_eq!(r, Err("bad width 24608".to_string()));
+        // A payload that is not text (`panic_any`) still becomes an error.
+        let r: Result<(), String> = quietly(|| std::panic::panic_any(24608u32));
+        assert_eq!(r, Err("a malformed value".to_string()));
+        assert_eq!(message(&24608u32), None);
     }
 }

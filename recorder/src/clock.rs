@@ -1,4 +1,4 @@
-//! Time and host facts a capture needs to be read elsewhere.
+//! The clocks a capture's times are read against.
 //!
 //! Events carry `bpf_ktime_get_boot_ns()` (CLOCK_BOOTTIME, counts suspend);
 //! the capture stores the wall-clock time of boot so any reader can turn
@@ -33,18 +33,4 @@ pub fn boot_time_ns() -> i64 {
         .min()
         .map(|(_, t)| t)
         .unwrap_or(0)
-}
-
-fn proc_line(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-pub fn host_name() -> String {
-    proc_line("/proc/sys/kernel/hostname")
-}
-
-pub fn kernel_release() -> String {
-    proc_line("/proc/sys/kernel/osrelease")
 }

@@ -4,19 +4,30 @@
 //! - `probes.rs`: which probe catches which event kind (the probe plan).
 //! - `kernel_fields.rs`: kernel struct offsets from BTF, for the programs.
 //! - `loader.rs`: open → configure → load → attach.
-//! - `session.rs`: one recording, from first event to finished file.
+//! - `recording.rs`: one recording, from first event to finished file, in
+//!   its steps; `ring.rs` reads the kernel's records back as events,
+//!   `writer.rs` is the thread that writes them to the capture.
 //! - `options.rs`: what the user asked for, checked.
+//! - `clock.rs`: the clocks events are timed by; `host.rs`: the host name
+//!   and kernel release.
+//!
+//! "Batch" here means only the kernel's `MessageBatch` (a CPU's messages
+//! handed over as one record); what one drain of the ring buffer takes
+//! and hands to the writer is a chunk.
 
 pub mod clock;
+pub mod host;
 pub mod kernel_fields;
 pub mod loader;
 pub mod options;
 pub mod privileges;
 pub mod probes;
-pub mod session;
+pub mod recording;
+mod ring;
+mod writer;
 
 pub use options::{Filters, RecordOptions};
-pub use session::{RecordSummary, record};
+pub use recording::{RecordSummary, record};
 
 /// The eBPF object built from `ebpf/sockrec-ebpf` by build.rs.
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sockrec"));
@@ -32,7 +43,7 @@ mod tests {
     /// No program calls the object's `memset`, `memmove`, `memcpy`,
     /// `memcmp` or `bcmp`: in BPF they are loops over single bytes (a 200-
     /// byte event copy was ~1600 instructions on every call's exit), so
-    /// the programs copy and zero in words instead (`syscalls::copy_event`,
+    /// the programs copy and zero in words instead (`probes::syscalls::copy_event`,
     /// `task::current_comm`). A plain struct copy or `[0u8; N]` brings one
     /// back; this names the section that did.
     #[test]

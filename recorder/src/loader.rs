@@ -264,7 +264,7 @@ fn check_cgroup_filter(ebpf: &mut Ebpf) -> Result<()> {
     if prog.load().is_err() {
         bail!(
             "--cgroup: this kernel ({}) does not let tracing programs call bpf_get_current_ancestor_cgroup_id; filter with --pid or --comm instead",
-            crate::clock::kernel_release()
+            crate::host::kernel_release()
         );
     }
     drop(prog.unload());

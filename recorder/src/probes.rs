@@ -13,12 +13,12 @@
 //! |      | 4. fexit on `inet_sendmsg`, `inet6_sendmsg`, `unix_stream_sendmsg`, `unix_dgram_sendmsg` (INET, INET6, UNIX only) | 5.5+ where trampolines are allowed |
 //! |      | 5. fexit `sock_sendmsg` | the same, where it is not inlined |
 //! |      | 6. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
-//! |      | 7. `syscalls:sys_enter/exit_{sendto,sendmsg}` tracepoints: send(2), sendto(2), sendmsg(2) only, not write(2) on a socket (see ebpf/sockrec-ebpf/src/sock_msg_syscalls.rs) | all with syscall tracepoints |
+//! |      | 7. `syscalls:sys_enter/exit_{sendto,sendmsg}` tracepoints: send(2), sendto(2), sendmsg(2) only, not write(2) on a socket (see ebpf/sockrec-ebpf/src/probes/sock_msg_syscalls.rs) | all with syscall tracepoints |
 //! | recv | the same seven on `sock_recv_length` / `*_recvmsg` / `{recvfrom,recvmsg}` | |
 //!
 //! Way 4 comes before 5 because Debian's 6.1 inlines `sock_sendmsg()` into
 //! `__sys_sendto()`: a probe on it attaches fine and then misses every
-//! send(2) (see ebpf/sockrec-ebpf/src/proto_msg_fexit.rs).
+//! send(2) (see ebpf/sockrec-ebpf/src/probes/proto_msg_fexit.rs).
 //!
 //! Probes whose names are listed in `SOCKREC_EXCLUDE_PROBES` (comma-separated,
 //! e.g. `rawtracepoint:sock_send_length`; commas inside `{...}` belong to the

@@ -1,13 +1,8 @@
 //! Privileged tests: the real programs record a known workload.
 
-use std::{
-    io::{BufRead as _, BufReader, Write as _},
-    os::unix::process::CommandExt as _,
-    path::Path,
-    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{os::unix::process::CommandExt as _, path::Path, process::Command, time::Duration};
+
+use sockrec_devkit::{Recorder, Workload};
 
 use crate::{
     capture::{self, Row},
@@ -63,144 +58,29 @@ pub const TESTS: Tests = &[
     ),
 ];
 
-/// The workload child, stopped at `ready`.
-struct Workload {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Workload {
-    fn start(scenario: &str, dir: &Path) -> Workload {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+/// The workload child running `scenario` (see workload.rs), stopped at
+/// `ready`, with `dir` for its files.
+fn workload(scenario: &str, dir: &Path) -> Result<Workload, String> {
+    Workload::start(
+        Command::new(std::env::current_exe().unwrap())
             .env(workload::ENV, scenario)
-            .env("SOCKREC_TEST_DIR", dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start workload");
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "workload did not start");
-        Workload {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn go(&mut self) {
-        writeln!(self.stdin, "go").unwrap();
-    }
-
-    fn read_until(&mut self, end: &str) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            if self.stdout.read_line(&mut line).unwrap() == 0 {
-                panic!("workload ended before {end:?}: {lines:?}");
-            }
-            if line.trim() == end {
-                return lines;
-            }
-            lines.push(line.trim_end().to_string());
-        }
-    }
+            .env("SOCKREC_TEST_DIR", dir),
+    )
+    .map_err(text)
 }
 
-impl Drop for Workload {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `sockrec record ARGS`, with the environment `env` added (to force
+/// fallback probes, `SOCKREC_EXCLUDE_PROBES`, or code paths,
+/// `SOCKREC_PRE_5_12`), past its "recording to" line.
+fn recorder(args: &[&str], env: &[(&str, &str)]) -> Result<Recorder, String> {
+    let mut cmd = util::sockrec();
+    cmd.envs(env.iter().copied()).arg("record").args(args);
+    Recorder::start(&mut cmd, Duration::from_secs(60)).map_err(text)
 }
 
-/// `sockrec record` running, past its "recording to" line.
-struct Recorder {
-    child: Child,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Recorder {
-    fn start(args: &[&str]) -> Result<Recorder, String> {
-        Recorder::start_with(args, &[])
-    }
-
-    /// Starts with the environment `env` added, to force fallback probes
-    /// (`SOCKREC_EXCLUDE_PROBES`) or code paths (`SOCKREC_PRE_5_12`).
-    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Result<Recorder, String> {
-        let mut child = util::sockrec()
-            .envs(env.iter().copied())
-            .arg("record")
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sockrec record");
-        let (tx, rx) = mpsc::channel();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) if line.contains("sockrec: recording to") => break,
-                Ok(line) => seen.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("sockrec record did not start: {seen:?}"));
-                }
-            }
-        }
-        Ok(Recorder { child, stderr: rx })
-    }
-
-    fn signal(&self, sig: i32) {
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// The thread id of the recorder's thread named `name`, once it has
-    /// started (it may start just after the "recording to" line).
-    fn thread(&self, name: &str) -> Result<libc::pid_t, String> {
-        let tasks = format!("/proc/{}/task", self.child.id());
-        let waited = std::time::Instant::now();
-        while waited.elapsed() < Duration::from_secs(10) {
-            let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
-            for task in entries.flatten() {
-                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-                if comm.trim_end() == name {
-                    let tid = task.file_name().to_string_lossy().parse().ok();
-                    return tid.ok_or_else(|| format!("{:?} in {tasks}", task.file_name()));
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Err(format!("no thread named {name} in {tasks} within 10 s"))
-    }
-
-    /// The memory the recorder holds now (VmRSS), in KiB.
-    fn rss_kib(&self) -> Result<u64, String> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .ok_or_else(|| format!("no VmHWM in {path}"))
-    }
-
-    /// Waits for exit; returns success and the rest of stderr.
-    fn wait(mut self) -> (bool, String) {
-        let status = self.child.wait().unwrap();
-        // The reader thread ends at EOF, once the recorder has exited.
-        let rest: Vec<String> = self.stderr.iter().collect();
-        (status.success(), rest.join("\n"))
-    }
+/// A devkit error as a test failure's message, with its causes.
+fn text(e: anyhow::Error) -> String {
+    format!("{e:#}")
 }
 
 fn expected_of(row: &Row) -> Expected {
@@ -302,14 +182,14 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
     let name = dir.path().file_name().unwrap().to_string_lossy();
     let cg = Cgroup(Path::new(&root).join(format!("sockrec-{name}")));
     std::fs::create_dir_all(&cg.0).map_err(|e| format!("mkdir {}: {e}", cg.0.display()))?;
-    let mut wl = Workload::start("known", dir.path());
-    let pid = wl.child.id();
+    let mut wl = workload("known", dir.path())?;
+    let pid = wl.pid();
     std::fs::write(cg.0.join("cgroup.procs"), pid.to_string())
         .map_err(|e| format!("moving the workload into {}: {e}", cg.0.display()))?;
     // cgroup v2 ids are the inode numbers of the cgroups' directories.
     let cgroup_id =
         std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&cg.0).map_err(|e| e.to_string())?);
-    let rec = Recorder::start_with(
+    let rec = recorder(
         &[
             "-o",
             out.to_str().unwrap(),
@@ -320,12 +200,12 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
         ],
         env,
     )?;
-    wl.go();
-    let lines = wl.read_until("done");
+    wl.go().map_err(text)?;
+    let lines = wl.read_until("done").map_err(text)?;
     // Let the drain's 100 ms tick pick the last events up, then stop cleanly.
     std::thread::sleep(Duration::from_millis(300));
-    rec.signal(libc::SIGINT);
-    let (ok, err) = rec.wait();
+    let stopped = rec.stop(libc::SIGINT).map_err(text)?;
+    let (ok, err) = (stopped.success(), stopped.stderr_text());
     ensure!(ok, "sockrec record failed: {err}");
     ensure!(
         err.contains("lost 0"),
@@ -605,11 +485,11 @@ fn reports_say_what_workload_did(capture: &Path, calls: &[Expected]) -> TestResu
 fn sigkill_leaves_readable_capture() -> TestResult {
     let dir = TempDir::new("sigkill");
     let out = dir.path().join("killed.parquet");
-    let mut wl = Workload::start("udp-loop", dir.path());
-    let pid = wl.child.id();
-    let rec = Recorder::start(&["-o", out.to_str().unwrap(), "-p", &pid.to_string()])?;
-    wl.go();
-    wl.read_until("looping");
+    let mut wl = workload("udp-loop", dir.path())?;
+    let pid = wl.pid();
+    let rec = recorder(&["-o", out.to_str().unwrap(), "-p", &pid.to_string()], &[])?;
+    wl.go().map_err(text)?;
+    wl.read_until("looping").map_err(text)?;
     // Wait for a flush to show rows in the file (every 5 s; slower under
     // emulation, where encoding a row group takes seconds), then kill.
     let waited = std::time::Instant::now();
@@ -625,8 +505,7 @@ fn sigkill_leaves_readable_capture() -> TestResult {
             "no flush with rows within 120 s"
         );
     };
-    rec.signal(libc::SIGKILL);
-    let (ok, _) = rec.wait();
+    let ok = rec.stop(libc::SIGKILL).map_err(text)?.success();
     ensure!(!ok, "recorder should have died");
     drop(wl);
 
@@ -752,19 +631,19 @@ fn kernel_filters_and_sigterm() -> TestResult {
     let root = cgroup2_root().ok_or("no cgroup2 mount")?;
     let cg = Cgroup(Path::new(&root).join(format!("sockrec-test-{}", std::process::id())));
     std::fs::create_dir_all(&cg.0).map_err(|e| format!("mkdir {}: {e}", cg.0.display()))?;
-    let mut wl = Workload::start("known", dir.path());
-    std::fs::write(cg.0.join("cgroup.procs"), wl.child.id().to_string())
+    let mut wl = workload("known", dir.path())?;
+    std::fs::write(cg.0.join("cgroup.procs"), wl.pid().to_string())
         .map_err(|e| format!("moving the workload into {}: {e}", cg.0.display()))?;
-    let mut args = vec![
-        "-o",
-        out.to_str().unwrap(),
-        "--comm",
-        workload::COMM,
-        "--cgroup",
-        cg.0.to_str().unwrap(),
-        "--events",
-        "connect,accept,accept4",
-    ];
+    // The filters, with and without the `--cgroup DIR` pair.
+    let filters = |cgroup: bool| {
+        let mut args = vec!["--comm", workload::COMM];
+        if cgroup {
+            args.extend(["--cgroup", cg.0.to_str().unwrap()]);
+        }
+        args.extend(["--events", "connect,accept,accept4"]);
+        args
+    };
+    let mut with_cgroup = true;
     // Tracing programs may call bpf_get_current_ancestor_cgroup_id only
     // from about 5.12 (Debian 11's 5.10 refuses it): there --cgroup must be
     // refused in one line, and the other filters still work.
@@ -772,7 +651,7 @@ fn kernel_filters_and_sigterm() -> TestResult {
         let tried = dir.path().join("tried.parquet");
         let mut cmd = util::sockrec();
         cmd.args(["record", "-d", "1s", "-o", tried.to_str().unwrap()])
-            .args(&args[2..]);
+            .args(filters(true));
         let refused = util::run(&mut cmd);
         if !refused.status.success() {
             let line = util::one_error_line(&refused)?;
@@ -786,17 +665,19 @@ fn kernel_filters_and_sigterm() -> TestResult {
                 "a refused recording left {}",
                 tried.display()
             );
-            args.drain(4..6);
+            with_cgroup = false;
         }
     }
-    let rec = Recorder::start(&args)?;
+    let mut args = vec!["-o", out.to_str().unwrap()];
+    args.extend(filters(with_cgroup));
+    let rec = recorder(&args, &[])?;
     // Another process's connect, which every filter must drop.
     let _ = std::os::unix::net::UnixStream::connect(dir.path().join("nobody-listens"));
-    wl.go();
-    let lines = wl.read_until("done");
+    wl.go().map_err(text)?;
+    let lines = wl.read_until("done").map_err(text)?;
     std::thread::sleep(Duration::from_millis(300));
-    rec.signal(libc::SIGTERM);
-    let (ok, err) = rec.wait();
+    let stopped = rec.stop(libc::SIGTERM).map_err(text)?;
+    let (ok, err) = (stopped.success(), stopped.stderr_text());
     ensure!(ok, "sockrec record failed: {err}");
     drop(wl);
 
@@ -945,14 +826,14 @@ fn hostile_names_are_escaped() -> TestResult {
     use crate::terminal::{HOSTILE_COMM_SHOWN, has_raw_controls};
     let dir = TempDir::new("hostile");
     let out = dir.path().join("hostile.parquet");
-    let mut wl = Workload::start("hostile", dir.path());
-    let pid = wl.child.id().to_string();
-    let rec = Recorder::start(&["-o", out.to_str().unwrap(), "-p", &pid])?;
-    wl.go();
-    wl.read_until("done");
+    let mut wl = workload("hostile", dir.path())?;
+    let pid = wl.pid().to_string();
+    let rec = recorder(&["-o", out.to_str().unwrap(), "-p", &pid], &[])?;
+    wl.go().map_err(text)?;
+    wl.read_until("done").map_err(text)?;
     std::thread::sleep(Duration::from_millis(300));
-    rec.signal(libc::SIGTERM);
-    let (ok, err) = rec.wait();
+    let stopped = rec.stop(libc::SIGTERM).map_err(text)?;
+    let (ok, err) = (stopped.success(), stopped.stderr_text());
     ensure!(ok, "sockrec record failed: {err}");
     drop(wl);
     let cap = out.to_str().unwrap();
@@ -1123,40 +1004,45 @@ fn loss_under(stall: Stall) -> TestResult {
     const PAIRS: u64 = 100_000;
     let dir = TempDir::new("loss");
     let out = dir.path().join("lossy.parquet");
-    let mut wl = Workload::start(&format!("udp-count {PAIRS}"), dir.path());
-    let pid = wl.child.id().to_string();
-    let rec = Recorder::start(&[
-        "-o",
-        out.to_str().unwrap(),
-        "-p",
-        &pid,
-        "--events",
-        "send,recv",
-        "--buffer-mib",
-        "1",
-    ])?;
-    let before_kib = rec.rss_kib()?;
+    let mut wl = workload(&format!("udp-count {PAIRS}"), dir.path())?;
+    let pid = wl.pid().to_string();
+    let rec = recorder(
+        &[
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &pid,
+            "--events",
+            "send,recv",
+            "--buffer-mib",
+            "1",
+        ],
+        &[],
+    )?;
+    let before_kib = rec.rss_kib().map_err(text)?;
     let stopped = match stall {
         Stall::Recorder => {
             rec.signal(libc::SIGSTOP);
             None
         }
-        Stall::Writer => Some(ThreadStop::new(rec.thread("sockrec-writer")?)?),
+        Stall::Writer => Some(ThreadStop::new(
+            rec.thread("sockrec-writer").map_err(text)?,
+        )?),
     };
-    wl.go();
-    let did = wl.read_until(&format!("did {PAIRS}"));
+    wl.go().map_err(text)?;
+    let did = wl.read_until(&format!("did {PAIRS}")).map_err(text)?;
     ensure!(did.is_empty(), "workload said {did:?}");
     // What the recorder holds at its fullest: the drain has filled the
     // writer's queue by now and waits.
     std::thread::sleep(Duration::from_millis(500));
-    let held_mib = rec.rss_kib()?.saturating_sub(before_kib) / 1024;
+    let held_mib = rec.rss_kib().map_err(text)?.saturating_sub(before_kib) / 1024;
     match stopped {
         None => rec.signal(libc::SIGCONT),
         Some(stop) => stop.resume()?,
     }
     std::thread::sleep(Duration::from_millis(500));
-    rec.signal(libc::SIGTERM);
-    let (ok, err) = rec.wait();
+    let stopped = rec.stop(libc::SIGTERM).map_err(text)?;
+    let (ok, err) = (stopped.success(), stopped.stderr_text());
     ensure!(ok, "sockrec record failed: {err}");
     drop(wl);
 

@@ -2,9 +2,10 @@
 //!
 //! Runs in a child process (this test binary with [`ENV`] set) inside its
 //! own network namespace, so only loopback exists and port numbers are ours.
-//! Protocol with the parent on stdin/stdout: the child prints `ready`,
-//! waits for a line, runs the scenario, prints one `E ...` line per event it
-//! caused (see [`Expected`]) and `done`. Scenarios:
+//! Protocol with the parent on stdin/stdout (`sockrec_devkit::workload`:
+//! record.rs drives it): the child prints `ready`, waits for a line, runs
+//! the scenario, prints one `E ...` line per event it caused (see
+//! [`Expected`]) and `done`. Scenarios:
 //! - `known`: TCP over IPv4 and IPv6, UDP connect, UNIX stream, a refused
 //!   and a non-blocking connect, socketpair, accept with and without an
 //!   address buffer, send/recv of known sizes; then it blocks in accept()
@@ -18,7 +19,7 @@
 
 use std::{
     ffi::CString,
-    io::{BufRead as _, Write as _},
+    io::Write as _,
     mem::{size_of, zeroed},
 };
 
@@ -447,11 +448,8 @@ pub fn child_main(scenario: &str) -> ! {
     check(unsafe { libc::chmod(cdir.as_ptr(), 0o777) }, "chmod");
     check(unsafe { libc::setresgid(UID, UID, UID) }, "setresgid");
     check(unsafe { libc::setresuid(UID, UID, UID) }, "setresuid");
+    sockrec_devkit::workload::ready_then_wait_for_go().unwrap();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ready").unwrap();
-    out.flush().unwrap();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).unwrap();
     match scenario {
         "known" => {
             let mut log = Log(Vec::new());

@@ -30,17 +30,20 @@
 use anyhow::{Context as _, Result, bail};
 use std::{path::PathBuf, time::Duration};
 
+mod bpf_stats;
+mod bpftrace;
 mod env;
 mod kernel;
 mod memory;
 mod overhead;
 mod parquet_io;
-mod proc;
 mod query;
+mod recorder;
 mod report;
 mod size;
 mod throughput;
 mod tracer;
+mod workload;
 
 use env::Env;
 use report::Report;
@@ -170,16 +173,16 @@ fn usage() -> String {
 
 /// `cargo xtask bench ...`.
 pub fn run(args: &[&str]) -> Result<()> {
-    // The workload child the parts spawn (see `proc::Workload`).
+    // The workload child the parts spawn (see `workload::Workload`).
     if let ["--workload", kind, secs] = args {
-        return proc::workload_child(kind, secs);
+        return workload::workload_child(kind, secs);
     }
     if matches!(args, ["-h" | "--help"]) {
         println!("{}", usage());
         return Ok(());
     }
     let opts = Options::parse(args)?;
-    proc::on_interrupt_restore();
+    bpf_stats::on_interrupt_restore();
     let env = Env::prepare(&opts)?;
     let mut report = Report::new(&env, args);
     for &part in &opts.parts {

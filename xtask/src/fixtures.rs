@@ -21,7 +21,7 @@ use anyhow::{Context as _, Result, bail};
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
-    io::{BufRead as _, BufReader, Read as _, Write as _},
+    io::Write as _,
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket},
     os::{
         fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
@@ -29,10 +29,11 @@ use std::{
         unix::net::{UnixDatagram, UnixListener, UnixStream},
     },
     path::Path,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
+    process::Command,
     time::Duration,
 };
+
+use sockrec_devkit::{Recorder, Workload, workload::ready_then_wait_for_go};
 
 /// The workload thread's name: what the captures' `comm` column says.
 const COMM: &str = "sockrec-fixture";
@@ -191,81 +192,34 @@ fn record_all() -> Result<()> {
 /// Records `name`'s workload into `file` on host `host`; returns the
 /// workload's pid and tally.
 fn record_one(sockrec: &Path, file: &Path, host: &str, name: &str) -> Result<(u32, Tally)> {
-    let mut workload = Command::new(std::env::current_exe()?)
-        .args(["fixtures", "workload", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the workload")?;
-    let pid = workload.id();
-    let mut wl_out = BufReader::new(workload.stdout.take().unwrap());
-    let mut line = String::new();
-    wl_out.read_line(&mut line)?;
-    if line.trim() != "ready" {
-        bail!("workload did not start: {line:?}");
-    }
+    let mut workload = Workload::start(
+        Command::new(std::env::current_exe()?).args(["fixtures", "workload", name]),
+    )?;
+    let pid = workload.pid();
 
     // unshare without --fork execs: the recorder keeps this child's pid,
-    // so `kill -INT` below reaches it.
+    // so the SIGINT below reaches it.
     let mut rec = Command::new("unshare");
     rec.args(["--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", host])
         .arg(sockrec)
         .args(["record", "--quiet", "--force", "-o"])
         .arg(file)
-        .args(["--pid", &pid.to_string(), "--comm", COMM])
-        .stderr(Stdio::piped());
+        .args(["--pid", &pid.to_string(), "--comm", COMM]);
     eprintln!("+ {rec:?}");
-    let mut rec = rec.spawn().context("starting sockrec record")?;
-    let stderr = wait_until_recording(&mut rec)?;
+    // From its "recording to" line on, nothing is missed.
+    let rec = Recorder::start(&mut rec, Duration::from_secs(60))?;
 
-    workload.stdin.take().unwrap().write_all(b"go\n")?;
-    let mut report = String::new();
-    wl_out.read_to_string(&mut report)?;
-    let status = workload.wait()?;
-    if !status.success() {
-        let _ = stop(&mut rec);
-        bail!("workload {name} failed: {status}");
-    }
-    let tally = Tally::parse(&report)?;
+    workload.go()?;
+    let report = workload
+        .finish()
+        .with_context(|| format!("workload {name}"))?;
+    let tally = Tally::parse(&report.join("\n"))?;
     // Let the ring buffer drain before stopping (the recorder flushes what
     // it has on SIGINT anyway; this only keeps the fixtures unhurried).
     std::thread::sleep(Duration::from_millis(500));
-    stop(&mut rec)?;
-    let rest: Vec<String> = stderr.try_iter().collect();
-    eprintln!("{}", rest.join("\n"));
+    let stopped = rec.stop(libc::SIGINT)?.ok()?;
+    eprintln!("{}", stopped.last_line());
     Ok((pid, tally))
-}
-
-/// Waits for the recorder's "recording to" line (from then on, nothing is
-/// missed); the rest of its stderr keeps coming on the channel.
-fn wait_until_recording(rec: &mut Child) -> Result<mpsc::Receiver<String>> {
-    let (tx, rx) = mpsc::channel();
-    let err = BufReader::new(rec.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        for line in err.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains("sockrec: recording to") => return Ok(rx),
-            Ok(line) => seen.push(line),
-            Err(_) => {
-                let _ = rec.kill();
-                bail!("sockrec record did not start: {}", seen.join("\n"));
-            }
-        }
-    }
-}
-
-fn stop(rec: &mut Child) -> Result<()> {
-    crate::run(Command::new("kill").args(["-INT", &rec.id().to_string()]))?;
-    let status = rec.wait()?;
-    if !status.success() {
-        bail!("sockrec record failed: {status}");
-    }
-    Ok(())
 }
 
 fn readme(rows: &str) -> String {
@@ -450,16 +404,13 @@ fn proto(family: u16, protocol: u16) -> String {
 /// The child: `ready`, wait for a line, run the plan in the [`COMM`]
 /// thread, print the log, exit.
 fn workload_main(plan: Plan) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ready")?;
-    out.flush()?;
-    let mut go = String::new();
-    std::io::stdin().lock().read_line(&mut go)?;
+    ready_then_wait_for_go()?;
     let log = std::thread::Builder::new()
         .name(COMM.to_string())
         .spawn(move || run_plan(plan))?
         .join()
         .map_err(|_| anyhow::anyhow!("workload thread panicked"))??;
+    let mut out = std::io::stdout().lock();
     for line in log.0 {
         writeln!(out, "{line}")?;
     }

@@ -1,4 +1,4 @@
-//! `cargo xtask test-kernel 6.1|6.12`: the integration tests on another
+//! `cargo xtask test-kernel 6.1|6.12|5.10`: the integration tests on another
 //! kernel, booted under QEMU.
 //!
 //! Debian's cloud kernel of that series (from Debian's archive, unpacked

@@ -6,7 +6,7 @@
 //!   including the privileged ones (README's second command; CI runs it).
 //! - `cargo xtask setup`: only the set-up: rust-src for the nightly
 //!   toolchain and bpf-linker 0.10.0, which build the eBPF programs.
-//! - `cargo xtask test-kernel 6.1|6.12`: the integration tests inside
+//! - `cargo xtask test-kernel 6.1|6.12|5.10`: the integration tests inside
 //!   Debian's kernel of that series under QEMU (see kernel_test.rs).
 //! - `cargo xtask bench [PART]...`: what recording and querying cost, next
 //!   to bpftrace and DuckDB (see bench.rs and docs/benchmarks.md).
@@ -64,7 +64,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12 | demo | bench [PART].. | fuzz [RUNS] | workload udp|tcp SECONDS"
+            "usage: cargo xtask setup | test [ARGS] | test-kernel 6.1|6.12|5.10 | demo | bench [PART].. | fuzz [RUNS] | workload udp|tcp SECONDS"
         ),
     }
 }

@@ -1,28 +1,31 @@
-//! What user space sets at load time (read-only globals), and the filter
-//! every program applies before doing any work.
+//! What user space sets at load time: read-only globals (`.rodata`, frozen
+//! before the programs load), found by their unmangled names, and the
+//! volatile reads that keep LLVM from folding their zero initialisers in.
+//! A leaf: imports nothing of this crate (see main.rs for the order).
 
-use aya_ebpf::helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_pid_tgid};
 use core::ptr::read_volatile;
-use sockrec_common::{EVENT_MASK_ALL, EventKind, FieldSpec, KernelFields};
+use sockrec_common::{EVENT_MASK_ALL, FieldSpec, KernelFields};
+
+// The filters' globals, read by filter.rs.
 
 /// The recorder's own tgid: its activity is never recorded.
 #[unsafe(no_mangle)]
-static SELF_PID: u32 = 0;
+pub static SELF_PID: u32 = 0;
 /// `-p/--pid`: only this tgid (0: all).
 #[unsafe(no_mangle)]
-static FILTER_PID: u32 = 0;
+pub static FILTER_PID: u32 = 0;
 /// `--comm`: only tasks with this comm (first byte 0: all).
 #[unsafe(no_mangle)]
-static FILTER_COMM: [u8; 16] = [0; 16];
+pub static FILTER_COMM: [u8; 16] = [0; 16];
 /// `--cgroup`: only tasks in this cgroup v2 (inode number) or below it (0: all).
 #[unsafe(no_mangle)]
-static FILTER_CGROUP: u64 = 0;
+pub static FILTER_CGROUP: u64 = 0;
 /// Depth of [`FILTER_CGROUP`] below the root, for `bpf_get_current_ancestor_cgroup_id`.
 #[unsafe(no_mangle)]
-static FILTER_CGROUP_LEVEL: u32 = 0;
-/// `--events`: one bit per [`EventKind`].
+pub static FILTER_CGROUP_LEVEL: u32 = 0;
+/// `--events`: one bit per [`EventKind`](sockrec_common::EventKind).
 #[unsafe(no_mangle)]
-static EVENT_MASK: u32 = EVENT_MASK_ALL;
+pub static EVENT_MASK: u32 = EVENT_MASK_ALL;
 /// Wake user space once this many bytes wait in the ring buffer (see `emit.rs`).
 #[unsafe(no_mangle)]
 static WAKEUP_BYTES: u64 = 1 << 20;
@@ -96,44 +99,4 @@ pub fn task_btf() -> bool {
 #[inline(always)]
 pub fn wakeup_bytes() -> u64 {
     unsafe { read_volatile(&WAKEUP_BYTES) }
-}
-
-/// Whether the current task's `kind` events are to be recorded.
-#[inline(always)]
-pub fn should_trace(kind: EventKind, pid_tgid: u64) -> bool {
-    let mask = unsafe { read_volatile(&EVENT_MASK) };
-    if mask & kind.bit() == 0 {
-        return false;
-    }
-    let tgid = (pid_tgid >> 32) as u32;
-    if tgid == unsafe { read_volatile(&SELF_PID) } {
-        return false;
-    }
-    let pid = unsafe { read_volatile(&FILTER_PID) };
-    if pid != 0 && pid != tgid {
-        return false;
-    }
-    let cgroup = unsafe { read_volatile(&FILTER_CGROUP) };
-    if cgroup != 0 {
-        let level = unsafe { read_volatile(&FILTER_CGROUP_LEVEL) };
-        // The ancestor at the filter's depth is the filter's cgroup exactly
-        // when the task is in it or below it.
-        if unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) } != cgroup {
-            return false;
-        }
-    }
-    let want = unsafe { read_volatile(&FILTER_COMM) };
-    if want[0] != 0 {
-        // A failed read is all zeros, which no filter matches.
-        if crate::task::current_comm() != want {
-            return false;
-        }
-    }
-    true
-}
-
-/// `bpf_get_current_pid_tgid()`, named for readers of the handlers.
-#[inline(always)]
-pub fn current_pid_tgid() -> u64 {
-    bpf_get_current_pid_tgid()
 }

@@ -6,6 +6,8 @@
 //! `BPF_RB_NO_WAKEUP`, and only once `WAKEUP_BYTES` are waiting do we force
 //! a wakeup; user space also drains on a short timer, which bounds the delay
 //! when traffic is light (kernel/bpf/ringbuf.c, `bpf_ringbuf_commit`).
+//!
+//! A leaf: imports config.rs and maps.rs.
 
 use aya_ebpf::maps::ring_buf::RingBufEntry;
 use sockrec_common::MessageEvent;

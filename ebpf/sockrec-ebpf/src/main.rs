@@ -5,18 +5,29 @@
 //! accept4) are traced at entry and exit and paired in the kernel by thread,
 //! so user space receives one event per call with its latency; messages come
 //! from the `sock:sock_send_length` / `sock:sock_recv_length` tracepoints
-//! (Linux 6.3+), fired by `sock_sendmsg()` / `sock_recvmsg()`.
+//! (Linux 6.3+), fired by `sock_sendmsg()` / `sock_recvmsg()`, or on older
+//! kernels from the later ways of the probe plan (fexit, kprobes, syscalls).
 //!
-//! The file layout follows the probes, a file per way of the probe plan
-//! (recorder/src/probes.rs): `syscalls.rs` (the syscall tracepoints, for
-//! calls), `messages_btf.rs` and `messages.rs` (the `sock_*_length`
-//! tracepoints, typed and raw), `proto_msg_fexit.rs`, `sock_msg_fexit.rs`,
-//! `sock_msg_kprobe.rs` and `sock_msg_syscalls.rs` (messages on kernels
-//! before 6.3). Beneath them: `config.rs` (what user space sets at load
-//! time), `kernel.rs` (kernel structs read at offsets taken from BTF),
-//! `task.rs` (the current task), `pending.rs` (calls between entry and
-//! exit), `maps.rs` and `emit.rs` (handing events to user space); `features.rs`
-//! (programs user space loads only to learn what this kernel allows).
+//! Layout: `probes/` holds the programs, one file per way of the probe plan
+//! (recorder/src/probes.rs; the table is in `probes/mod.rs`), each importing
+//! only the leaves below, never another probe. `features.rs` holds programs
+//! user space loads only to learn what this kernel allows (no way of the
+//! plan). The leaves beneath, in import order: a leaf may import only
+//! leaves above it in this table (the last column says which it does), so
+//! there is no import circle:
+//!
+//! | leaf | owns | imports |
+//! |------|------|---------|
+//! | `config.rs` | what user space sets at load time: `FIELDS`, the filters' globals, `TASK_BTF`, `WAKEUP_BYTES` | — |
+//! | `maps.rs` | the maps shared with user space | — |
+//! | `syscall_record.rs` | the syscall tracepoints' record (`arg`) | — |
+//! | `fields.rs` | kernel struct fields at BTF offsets: `bpf_probe_read_kernel` (`read`, `read_fields`) and plain loads (`btf_u16/u32/u64`) | config |
+//! | `task.rs` | the current task (`BtfTask`, `HelperTask`, `fill_task!`, `current_comm`) | config, fields |
+//! | `filter.rs` | `should_trace`, `current_pid_tgid` | config, task |
+//! | `socket.rs` | the socket behind an fd, a `struct sock`'s family, type, protocol, peer | config, fields, task |
+//! | `pending.rs` | calls between entry and exit (slots or hash) | maps |
+//! | `emit.rs` | handing events to user space with few wakeups | config, maps |
+//! | `message.rs` | what the message ways share: batches, one-record emit, entry/exit pairing | config, emit, maps, socket, task |
 //!
 //! [`SocketEvent`]: sockrec_common::SocketEvent
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -33,25 +44,21 @@ mod emit;
 #[cfg(target_arch = "bpf")]
 mod features;
 #[cfg(target_arch = "bpf")]
-mod kernel;
+mod fields;
+#[cfg(target_arch = "bpf")]
+mod filter;
 #[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
-mod messages;
-#[cfg(target_arch = "bpf")]
-mod messages_btf;
+mod message;
 #[cfg(target_arch = "bpf")]
 mod pending;
 #[cfg(target_arch = "bpf")]
-mod proto_msg_fexit;
+mod probes;
 #[cfg(target_arch = "bpf")]
-mod sock_msg_fexit;
+mod socket;
 #[cfg(target_arch = "bpf")]
-mod sock_msg_kprobe;
-#[cfg(target_arch = "bpf")]
-mod sock_msg_syscalls;
-#[cfg(target_arch = "bpf")]
-mod syscalls;
+mod syscall_record;
 #[cfg(target_arch = "bpf")]
 mod task;
 

@@ -1,4 +1,6 @@
 //! The maps shared with user space.
+//!
+//! A leaf: imports nothing of this crate.
 
 use aya_ebpf::{
     macros::map,
@@ -31,7 +33,7 @@ pub static PENDING: HashMap<u64, PendingCall> = HashMap::with_max_entries(16384,
 
 /// kprobe and syscall ways for messages: the `struct socket *` and the
 /// flags (kind in the upper 32 bits) seen at entry, by `pid_tgid`, until the
-/// return (`messages::save_pending` / `finish_pending`).
+/// return (`message::save_pending` / `finish_pending`).
 #[map]
 pub static MSG_PENDING: HashMap<u64, [u64; 2]> = HashMap::with_max_entries(16384, 0);
 

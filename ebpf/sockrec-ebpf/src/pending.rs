@@ -12,7 +12,7 @@
 //!
 //! - **Slots** (Linux 5.12+, which has `BPF_CMPXCHG`): an array indexed by
 //!   thread id. A thread claims a slot by swapping its `pid_tgid` into the
-//!   slot's `owner` (0 when free), trying [`PROBES`] slots from `tid` on
+//!   slot's `owner` (0 when free), trying [`SLOT_TRIES`] slots from `tid` on
 //!   (open addressing), builds the call in place and frees it at exit. The
 //!   JIT inlines array lookups, so no helper runs, where the hash map below
 //!   costs ~115 ns per insert here (measured by inserting twice) and its
@@ -25,6 +25,8 @@
 //! Either way a thread is in one syscall at a time, so its slot or key is
 //! only ever written by itself; other threads only look at `owner`. What is
 //! left in either when recording stops is written as "in flight".
+//!
+//! A leaf: imports maps.rs only.
 
 use core::intrinsics::{AtomicOrdering, atomic_cxchg, atomic_xchg};
 use sockrec_common::{PENDING_SLOT_COUNT, PendingCall};
@@ -35,7 +37,7 @@ use crate::maps::{PENDING, PENDING_SLOTS, SCRATCH};
 /// Threads running at once mostly have nearby, distinct ids, so the first
 /// slot is nearly always free; a call that finds all four taken is
 /// counted lost, as one that finds the hash map full.
-const PROBES: u32 = 4;
+const SLOT_TRIES: u32 = 4;
 
 /// Where the entry builds a call: a slot it now owns, or the scratch slot
 /// that [`save`] copies into the hash map.
@@ -46,7 +48,7 @@ pub fn claim<const SLOTS: bool>(pid_tgid: u64) -> Option<&'static mut PendingCal
         return Some(unsafe { &mut *scratch });
     }
     let tid = pid_tgid as u32;
-    for i in 0..PROBES {
+    for i in 0..SLOT_TRIES {
         let slot = PENDING_SLOTS.get_ptr_mut(tid.wrapping_add(i) & (PENDING_SLOT_COUNT - 1))?;
         // SAFETY: a map value lives as long as the map; `owner` is 8-byte
         // aligned (the first field). The bpf target has no compare-and-swap
@@ -83,7 +85,7 @@ pub fn find<const SLOTS: bool>(pid_tgid: u64) -> Option<&'static PendingCall> {
         return Some(unsafe { &*call });
     }
     let tid = pid_tgid as u32;
-    for i in 0..PROBES {
+    for i in 0..SLOT_TRIES {
         let slot = PENDING_SLOTS.get_ptr(tid.wrapping_add(i) & (PENDING_SLOT_COUNT - 1))?;
         // SAFETY: as in `claim`.
         if unsafe { core::ptr::read_volatile(&raw const (*slot).owner) } == pid_tgid {

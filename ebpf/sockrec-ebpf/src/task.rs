@@ -3,7 +3,7 @@
 //!
 //! - [`BtfTask`]: `bpf_get_current_task_btf()` (Linux 5.11+) hands the
 //!   program a pointer the verifier knows the BTF type of, so every field
-//!   after it is a plain load (`kernel::btf_*`). One helper call in all.
+//!   after it is a plain load (`fields::btf_*`). One helper call in all.
 //! - [`HelperTask`]: one helper per field (`bpf_get_current_pid_tgid()`,
 //!   `_uid_gid()`, `_cgroup_id()`, `_comm()`) and `bpf_probe_read_kernel`
 //!   for the file table, for kernels without the first.
@@ -15,6 +15,8 @@
 //! that way only (the verifier follows the one branch a read-only global
 //! allows, so a kernel without `bpf_get_current_task_btf` never sees the
 //! call).
+//!
+//! A leaf: imports config.rs and fields.rs.
 
 use aya_ebpf::helpers::{
     bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
@@ -28,7 +30,7 @@ use core::mem::MaybeUninit;
 
 use crate::{
     config::{FIELDS, field},
-    kernel::{btf_u32, btf_u64, read},
+    fields::{btf_u32, btf_u64, read},
 };
 
 /// Fills the fields every event has (who, where, when) in a `SocketEvent`

@@ -12,7 +12,7 @@ pub struct Env {
     /// `target/release/sockrec`, the binary measured.
     pub sockrec: PathBuf,
     /// `target/release/xtask`: runs the workloads as child processes (see
-    /// `proc::Workload` for why children).
+    /// `workload::Workload` for why children).
     pub xtask: PathBuf,
     /// Scratch: captures, bpftrace's stderr, the saved report
     /// (`target/bench`, ignored by git like the rest of `target/`).

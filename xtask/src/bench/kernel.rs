@@ -13,10 +13,12 @@
 
 use anyhow::{Result, bail};
 
+use super::bpf_stats::{BpfStats, Prog, progs_of};
+use super::bpftrace::{SOCKSTAT, SOCONNECT};
 use super::overhead::WORKLOADS;
-use super::proc::{BpfStats, Prog, SOCKSTAT, SOCONNECT, progs_of, run_workload};
 use super::report::{Report, Status, si};
 use super::tracer::Tracer;
+use super::workload::run_workload;
 use super::{Options, env::Env};
 
 /// Whether a program's runs are events: not bpftrace's BEGIN/END or its

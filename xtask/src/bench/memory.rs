@@ -10,9 +10,12 @@
 use anyhow::Result;
 use std::time::{Duration, Instant};
 
-use super::proc::{BpfStats, Recorder, Workload, rss_kib};
+use super::bpf_stats::BpfStats;
+use super::recorder::Recorder;
 use super::report::{Report, Status, si};
+use super::workload::Workload;
 use super::{Options, env::Env};
+use sockrec_devkit::proc::rss_kib;
 
 pub fn run(env: &Env, opts: &Options, report: &mut Report) -> Result<()> {
     let secs = if opts.quick { 15 } else { 60 };

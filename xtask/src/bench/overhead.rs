@@ -14,9 +14,10 @@
 
 use anyhow::Result;
 
-use super::proc::{BpfStats, median, run_workload};
-use super::report::{Report, Status, si};
+use super::bpf_stats::BpfStats;
+use super::report::{Report, Status, median, si};
 use super::tracer::Tracer;
+use super::workload::run_workload;
 use super::{Options, env::Env};
 
 pub const WORKLOADS: [&str; 2] = ["udp", "tcp"];

@@ -21,8 +21,9 @@ use std::{
 };
 
 use super::parquet_io;
-use super::proc::{Recorder, median, run_workloads};
-use super::report::{Report, Status, si};
+use super::recorder::Recorder;
+use super::report::{Report, Status, median, si};
+use super::workload::run_workloads;
 use super::{Options, env, env::Env};
 
 pub const REPORTS: [&str; 4] = ["sockstat", "sofamily", "soprotocol", "soconnect"];

@@ -15,10 +15,12 @@ use parquet::{
     schema::types::ColumnPath,
 };
 
+use super::bpf_stats::BpfStats;
 use super::overhead::WORKLOADS;
 use super::parquet_io::{self, DISTINCT_COLUMNS, recorder_props};
-use super::proc::{BpfStats, Recorder, comm_of, run_workload};
+use super::recorder::Recorder;
 use super::report::{Report, Status, si};
+use super::workload::{comm_of, run_workload};
 use super::{Options, env::Env};
 
 /// One rewrite of a capture: a name and its writer settings.

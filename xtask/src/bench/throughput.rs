@@ -18,9 +18,14 @@
 use anyhow::Result;
 use std::time::Duration;
 
-use super::proc::{BpfStats, Recorder, cpu_time, run_workloads, thread_cpu_times};
+use super::bpf_stats::BpfStats;
+use super::recorder::Recorder;
 use super::report::{Report, Status, si};
+use super::workload::run_workloads;
 use super::{Options, env::Env};
+
+/// The recorder's capture writer thread (recorder/src/writer.rs).
+const WRITER: &str = "sockrec-writer";
 
 struct Step {
     /// Which ladder: a loss is reported as the first of its ladder.
@@ -81,13 +86,13 @@ pub fn run(env: &Env, opts: &Options, report: &mut Report) -> Result<()> {
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let rec =
             Recorder::start_niced(env, &env.scratch("throughput.parquet"), &extra, step.nice)?;
-        let cpu_before = cpu_time(rec.pid()).unwrap_or_default();
-        let writer_before = writer_cpu(rec.pid());
+        let cpu_before = rec.cpu_time().unwrap_or_default();
+        let writer_before = rec.thread_cpu(WRITER);
         let kinds = vec!["udp"; step.loops];
         let runs = run_workloads(env, &kinds, dur)?;
         // The writer thread's share, up to SIGTERM (the last row group's
         // encoding and the footer come after: a little more).
-        let writer = writer_cpu(rec.pid()).saturating_sub(writer_before);
+        let writer = rec.thread_cpu(WRITER).saturating_sub(writer_before);
         let r = rec.stop()?;
         let cpu = r.usage.cpu.saturating_sub(cpu_before);
         let wall = runs
@@ -185,13 +190,4 @@ pub fn run(env: &Env, opts: &Options, report: &mut Report) -> Result<()> {
     report.say(format!("Loss starts at: {starts}."));
     report.figure("where loss starts", starts, "", Status::Info);
     Ok(())
-}
-
-/// CPU time so far of the recorder's capture writer thread
-/// (`sockrec-writer`, recorder/src/session.rs).
-fn writer_cpu(pid: i32) -> Duration {
-    thread_cpu_times(pid)
-        .into_iter()
-        .find(|(name, _)| name == "sockrec-writer")
-        .map_or(Duration::ZERO, |(_, cpu)| cpu)
 }

@@ -4,8 +4,9 @@
 
 use anyhow::Result;
 
+use super::bpftrace::{Bpftrace, SOCKSTAT, SOCONNECT, Script};
 use super::env::Env;
-use super::proc::{Bpftrace, Recorder, Recording, SOCKSTAT, SOCONNECT, Script};
+use super::recorder::{Recorder, Recording};
 
 #[derive(Clone, Copy)]
 pub enum Tracer {

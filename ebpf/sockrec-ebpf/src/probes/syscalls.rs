@@ -9,14 +9,19 @@
 //! still blocked when recording stops is described too; for a new socket
 //! (socket, socketpair, the accepted one) at exit, once it exists.
 //!
-//! Tracepoint records are `struct syscall_trace_enter` / `_exit`
-//! (include/trace/syscall.h): an 8-byte common header, the syscall number,
-//! then the arguments (or the return value) as 8-byte slots from offset 16.
-//! This layout is part of the tracepoint ABI and the same on every kernel
-//! with syscall tracepoints.
+//! ```c
+//! long sys_socket(int family, int type, int protocol);                        /* net/socket.c */
+//! long sys_socketpair(int family, int type, int protocol, int __user *usockvec);
+//! long sys_bind(int fd, struct sockaddr __user *umyaddr, int addrlen);
+//! long sys_connect(int fd, struct sockaddr __user *uservaddr, int addrlen);
+//! long sys_accept(int fd, struct sockaddr __user *upeer_sockaddr, int __user *upeer_addrlen);
+//! long sys_accept4(int fd, struct sockaddr __user *upeer_sockaddr, int __user *upeer_addrlen, int flags);
+//! ```
+//!
+//! The records' layout (`struct syscall_trace_enter` / `_exit`) is read in
+//! syscall_record.rs.
 
 use aya_ebpf::{
-    EbpfContext,
     helpers::generated::{bpf_ktime_get_boot_ns, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
@@ -25,18 +30,13 @@ use core::ffi::c_void;
 use sockrec_common::{ADDR_CAP, EventKind, FLAG_SOCK_FROM_KERNEL, PendingCall, SocketEvent};
 
 use crate::{
-    config::{should_trace, task_btf},
-    emit, kernel, pending,
+    config::task_btf,
+    emit,
+    filter::should_trace,
+    pending, socket,
+    syscall_record::arg,
     task::{BtfTask, HelperTask, Task, fill_task},
 };
-
-/// Syscall argument `i` (or, at exit, the return value for `i == 0`).
-#[inline(always)]
-pub(crate) fn arg(ctx: &TracePointContext, i: usize) -> u64 {
-    // Direct context loads are cheaper than bpf_probe_read and allowed for
-    // tracepoint records.
-    unsafe { *(ctx.as_ptr() as *const u64).add(2 + i) }
-}
 
 /// Every field of a call's event: who, where and when from `task`, the
 /// rest zeroed until known.
@@ -125,14 +125,14 @@ fn enter<T: Task, const SLOTS: bool>(ctx: &TracePointContext, kind: EventKind) -
         }
         EventKind::Bind | EventKind::Connect => {
             ev.fd = arg(ctx, 0) as i32;
-            kernel::describe_fd(ev, task, ev.fd as i64);
+            socket::describe_fd(ev, task, ev.fd as i64);
             // What the caller asked for, read now while it is certain to be there.
             read_user_sockaddr(ev, arg(ctx, 1), arg(ctx, 2));
         }
         EventKind::Accept | EventKind::Accept4 => {
             ev.fd = arg(ctx, 0) as i32;
             // The listener; a successful accept describes the new socket at exit.
-            kernel::describe_fd(ev, task, ev.fd as i64);
+            socket::describe_fd(ev, task, ev.fd as i64);
             call.user_ptr = arg(ctx, 1);
             call.user_len_ptr = arg(ctx, 2);
             if kind == EventKind::Accept4 {
@@ -202,7 +202,7 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
         if ret >= 0 {
             ev.fd = ret as i32;
         }
-        kernel::describe_fd(ev, task, ret);
+        socket::describe_fd(ev, task, ret);
     } else if kind == EventKind::Socketpair as u8 {
         if ret == 0 && call.user_ptr != 0 {
             let mut sv = [-1i32; 2];
@@ -216,7 +216,7 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
             if r == 0 {
                 ev.fd = sv[0];
                 ev.fd2 = sv[1];
-                kernel::describe_fd(ev, task, sv[0] as i64);
+                socket::describe_fd(ev, task, sv[0] as i64);
             }
         }
     } else if (kind == EventKind::Accept as u8 || kind == EventKind::Accept4 as u8) && ret >= 0 {
@@ -234,7 +234,7 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
         let sk = if has_buffer && as_listener {
             None
         } else {
-            kernel::describe_fd(ev, task, ret)
+            socket::describe_fd(ev, task, ret)
         };
         if has_buffer {
             let mut len: i32 = 0;
@@ -249,7 +249,7 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
                 read_user_sockaddr(ev, call.user_ptr, len as u64);
             }
         } else if let Some(sk) = sk {
-            kernel::peer_of_sock(ev, sk);
+            socket::peer_of_sock(ev, sk);
         }
     }
 }

@@ -22,10 +22,11 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use sockrec_common::EventKind;
 
 use crate::{
-    config::{current_pid_tgid, should_trace, task_btf},
-    kernel,
-    messages::{finish_pending, save_pending},
-    syscalls::arg,
+    config::task_btf,
+    filter::{current_pid_tgid, should_trace},
+    message::{finish_pending, save_pending},
+    socket,
+    syscall_record::arg,
     task::{BtfTask, HelperTask, Task},
 };
 
@@ -40,9 +41,9 @@ fn enter(ctx: &TracePointContext, kind: EventKind, flags_arg: usize) -> u32 {
     // Not a socket (EBADF, ENOTSOCK): the call fails before any message.
     let fd = arg(ctx, 0) as i32 as i64;
     let socket = if task_btf() {
-        kernel::socket_of_fd(BtfTask::current(), fd)
+        socket::socket_of_fd(BtfTask::current(), fd)
     } else {
-        kernel::socket_of_fd(HelperTask, fd)
+        socket::socket_of_fd(HelperTask, fd)
     };
     if let Some(socket) = socket {
         save_pending(kind, pid_tgid, socket.socket, arg(ctx, flags_arg) as u32);

@@ -21,9 +21,10 @@ use aya_ebpf::{macros::fexit, programs::FExitContext};
 use sockrec_common::EventKind;
 
 use crate::{
-    config::{FIELDS, current_pid_tgid, should_trace},
-    kernel,
-    messages::emit_from_sock,
+    config::FIELDS,
+    filter::{current_pid_tgid, should_trace},
+    message::emit_from_sock,
+    socket,
 };
 
 /// `fexit` arguments: (sock, msg, size[, flags], ret).
@@ -31,7 +32,7 @@ use crate::{
 fn sent(ctx: &FExitContext) -> i32 {
     let pid_tgid = current_pid_tgid();
     if should_trace(EventKind::Send, pid_tgid) {
-        let sk = kernel::sock_of_socket(ctx.arg(0), &FIELDS);
+        let sk = socket::sock_of_socket(ctx.arg(0), &FIELDS);
         emit_from_sock(EventKind::Send, pid_tgid, sk, ctx.arg(3), 0);
     }
     0
@@ -41,7 +42,7 @@ fn sent(ctx: &FExitContext) -> i32 {
 fn received(ctx: &FExitContext) -> i32 {
     let pid_tgid = current_pid_tgid();
     if should_trace(EventKind::Recv, pid_tgid) {
-        let sk = kernel::sock_of_socket(ctx.arg(0), &FIELDS);
+        let sk = socket::sock_of_socket(ctx.arg(0), &FIELDS);
         emit_from_sock(EventKind::Recv, pid_tgid, sk, ctx.arg(4), ctx.arg(3));
     }
     0

@@ -1,31 +1,19 @@
-//! Per-message send and receive, from the `sock:sock_send_length` and
-//! `sock:sock_recv_length` tracepoints (Linux 6.3+, include/trace/events/sock.h).
+//! What every way of catching a message shares: the per-CPU batches the
+//! tracepoint ways fill ([`emit_batched`], see `MessageBatch`), the
+//! one-record-per-message path of the others ([`emit_from_sock`]), and the
+//! entry/exit pairing of the kprobe and syscall ways ([`save_pending`],
+//! [`finish_pending`]).
 //!
-//! They fire in `sock_sendmsg_nosec()` / `sock_recvmsg_nosec()` (net/socket.c),
-//! so they see what the seed's `kprobe:sock_sendmsg` / `kprobe:sock_recvmsg`
-//! see: send, sendto, sendmsg, write on a socket and their receive twins.
-//!
-//! Record layout (`sock_msg_length` class): common header (8), `void *sk`
-//! (8), `__u16 family` (16), `__u16 protocol` (18), `int ret` (20), `int
-//! flags` (24); `ret` is the byte count or -errno.
-//!
-//! Also what every message way shares: the per-CPU batches the tracepoint
-//! ways fill ([`emit_batched`], see `MessageBatch`), the one-record-per-
-//! message path of the others ([`emit_from_sock`]), and the entry/exit
-//! pairing of the kprobe and syscall ways ([`save_pending`]).
+//! A leaf: imports config.rs, emit.rs, maps.rs, socket.rs and task.rs.
 
-use aya_ebpf::{
-    EbpfContext,
-    macros::{raw_tracepoint, tracepoint},
-    maps::PerCpuArray,
-    programs::{RawTracePointContext, TracePointContext},
-};
+use aya_ebpf::maps::PerCpuArray;
 use sockrec_common::{EventKind, FLAG_SOCK_FROM_KERNEL, MESSAGE_BATCH, MessageBatch, MessageEvent};
 
 use crate::{
-    config::{FIELDS, current_pid_tgid, should_trace, task_btf},
-    emit, kernel,
+    config::{FIELDS, task_btf},
+    emit,
     maps::{MSG_PENDING, RECV_BATCH, SEND_BATCH},
+    socket,
     task::{BtfTask, HelperTask, Task, fill_task},
 };
 
@@ -33,35 +21,10 @@ use crate::{
 /// with little traffic does not hold messages back for long.
 const BATCH_AGE_NS: u64 = 100_000_000;
 
+/// Every field of a message's event, with the task's read the way
+/// `TASK_BTF` says; `sock` is the socket's (family, type, protocol).
 #[inline(always)]
-fn message<const SEND: bool>(ctx: &TracePointContext) -> u32 {
-    let kind = message_kind::<SEND>();
-    let pid_tgid = current_pid_tgid();
-    if !should_trace(kind, pid_tgid) {
-        return 0;
-    }
-    let p = ctx.as_ptr() as *const u8;
-    // SAFETY: direct loads from the tracepoint record, within its size.
-    let (sk, family, protocol, ret, flags) = unsafe {
-        (
-            *(p.add(8) as *const u64),
-            *(p.add(16) as *const u16),
-            *(p.add(18) as *const u16),
-            *(p.add(20) as *const i32),
-            *(p.add(24) as *const i32),
-        )
-    };
-    // The record has family and protocol; only the type needs the socket.
-    let sock = (family, kernel::sock_type(sk), protocol);
-    emit_batched(kind, |ev| {
-        fill_message(ev, kind, pid_tgid, ret, flags, sock)
-    });
-    0
-}
-
-/// A message's fields, with the task's read the way `TASK_BTF` says.
-#[inline(always)]
-fn fill_message(
+pub fn fill_message(
     ev: &mut MessageEvent,
     kind: EventKind,
     pid_tgid: u64,
@@ -79,16 +42,6 @@ fn fill_message(
     ev.call_flags = flags as u32;
     (ev.family, ev.sock_type, ev.protocol) = sock;
     ev.flags = FLAG_SOCK_FROM_KERNEL;
-}
-
-#[tracepoint]
-pub fn sock_send_length(ctx: TracePointContext) -> u32 {
-    message::<true>(&ctx)
-}
-
-#[tracepoint]
-pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
-    message::<false>(&ctx)
 }
 
 /// Emits one message event; `sock` is the socket's (family, type, protocol).
@@ -174,35 +127,7 @@ pub fn emit_batched(kind: EventKind, fill: impl FnOnce(&mut MessageEvent)) {
 /// message that does not hand us a formatted record.
 #[inline(always)]
 pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: i32) {
-    emit_message(kind, pid_tgid, ret, flags, kernel::describe_sock(sk));
-}
-
-/// The same events from the raw tracepoints (`TP_PROTO(struct sock *sk, int
-/// ret, int flags)`): no trace record is formatted for us, which saves the
-/// kernel's perf_trace_* work on every message; family and protocol are read
-/// from the socket instead.
-#[inline(always)]
-fn raw_message<const SEND: bool>(ctx: &RawTracePointContext) -> u32 {
-    let kind = message_kind::<SEND>();
-    let pid_tgid = current_pid_tgid();
-    if should_trace(kind, pid_tgid) {
-        let (sk, ret, flags): (u64, i32, i32) = (ctx.arg(0), ctx.arg(1), ctx.arg(2));
-        let sock = kernel::describe_sock(sk);
-        emit_batched(kind, |ev| {
-            fill_message(ev, kind, pid_tgid, ret, flags, sock)
-        });
-    }
-    0
-}
-
-#[raw_tracepoint(tracepoint = "sock_send_length")]
-pub fn raw_sock_send_length(ctx: RawTracePointContext) -> u32 {
-    raw_message::<true>(&ctx)
-}
-
-#[raw_tracepoint(tracepoint = "sock_recv_length")]
-pub fn raw_sock_recv_length(ctx: RawTracePointContext) -> u32 {
-    raw_message::<false>(&ctx)
+    emit_message(kind, pid_tgid, ret, flags, socket::describe_sock(sk));
 }
 
 /// For the ways that see a message's start and its end apart (kprobe +
@@ -228,6 +153,6 @@ pub fn finish_pending(kind: EventKind, pid_tgid: u64, ret: i32) {
     if tagged >> 32 != kind as u64 {
         return;
     }
-    let sk = kernel::sock_of_socket(socket, &FIELDS);
+    let sk = socket::sock_of_socket(socket, &FIELDS);
     emit_from_sock(kind, pid_tgid, sk, ret, tagged as u32 as i32);
 }

@@ -14,16 +14,17 @@ use aya_ebpf::{macros::fexit, programs::FExitContext};
 use sockrec_common::EventKind;
 
 use crate::{
-    config::{FIELDS, current_pid_tgid, should_trace},
-    kernel,
-    messages::emit_from_sock,
+    config::FIELDS,
+    filter::{current_pid_tgid, should_trace},
+    message::emit_from_sock,
+    socket,
 };
 
 #[fexit(function = "sock_sendmsg")]
 pub fn fexit_sock_sendmsg(ctx: FExitContext) -> i32 {
     let pid_tgid = current_pid_tgid();
     if should_trace(EventKind::Send, pid_tgid) {
-        let sk = kernel::sock_of_socket(ctx.arg(0), &FIELDS);
+        let sk = socket::sock_of_socket(ctx.arg(0), &FIELDS);
         emit_from_sock(EventKind::Send, pid_tgid, sk, ctx.arg(2), 0);
     }
     0
@@ -33,7 +34,7 @@ pub fn fexit_sock_sendmsg(ctx: FExitContext) -> i32 {
 pub fn fexit_sock_recvmsg(ctx: FExitContext) -> i32 {
     let pid_tgid = current_pid_tgid();
     if should_trace(EventKind::Recv, pid_tgid) {
-        let sk = kernel::sock_of_socket(ctx.arg(0), &FIELDS);
+        let sk = socket::sock_of_socket(ctx.arg(0), &FIELDS);
         emit_from_sock(EventKind::Recv, pid_tgid, sk, ctx.arg(3), ctx.arg(2));
     }
     0

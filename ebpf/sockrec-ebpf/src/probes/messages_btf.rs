@@ -7,9 +7,9 @@
 //! DEFINE_EVENT(sock_msg_length, sock_recv_length, ...)   /* include/trace/events/sock.h */
 //! ```
 //!
-//! The same events as the raw tracepoints (messages.rs), but the arguments
-//! come typed, so everything is read with plain loads the verifier checks
-//! against BTF (`kernel::btf_*`) instead of helpers: the socket's family,
+//! The same events as the raw tracepoints (messages_raw.rs), but the
+//! arguments come typed, so everything is read with plain loads the verifier
+//! checks against BTF (`fields::btf_*`) instead of helpers: the socket's family,
 //! type and protocol, and the task's pid, tid, uid, cgroup id and comm
 //! ([`BtfTask`]). Helper calls cost 25-75 ns each in this VM
 //! (docs/design.md); this program makes three (the task, the time, the CPU,
@@ -19,9 +19,10 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use sockrec_common::FLAG_SOCK_FROM_KERNEL;
 
 use crate::{
-    config::{FIELDS, should_trace},
-    kernel::btf_u16,
-    messages::{emit_batched, message_kind},
+    config::FIELDS,
+    fields::btf_u16,
+    filter::should_trace,
+    message::{emit_batched, message_kind},
     task::{BtfTask, Task, fill_task},
 };
 

@@ -16,8 +16,8 @@ use aya_ebpf::{
 use sockrec_common::EventKind;
 
 use crate::{
-    config::{current_pid_tgid, should_trace},
-    messages::{finish_pending, save_pending},
+    filter::{current_pid_tgid, should_trace},
+    message::{finish_pending, save_pending},
 };
 
 #[inline(always)]
