@@ -128,10 +128,7 @@ mod tests {
     }
 
     fn event(kind: EventKind, time_ns: u64) -> SocketEvent {
-        // SAFETY: SocketEvent is plain data (repr(C)); zero is a valid event.
-        let mut ev: SocketEvent = unsafe { std::mem::zeroed() };
-        ev.kind = kind as u8;
-        ev.time_ns = time_ns;
+        let mut ev = SocketEvent::new(kind, time_ns);
         ev.comm[..4].copy_from_slice(b"test");
         ev
     }

@@ -301,30 +301,9 @@ pub(crate) mod tests {
     use sockrec_common::ADDR_CAP;
     use std::net::Ipv6Addr;
 
-    /// A zeroed event of the given kind.
+    /// An event of the given kind that knows nothing else.
     pub(crate) fn event(kind: EventKind) -> SocketEvent {
-        SocketEvent {
-            time_ns: 1_000,
-            latency_ns: 0,
-            cgroup_id: 0,
-            ret: 0,
-            pid: 0,
-            tid: 0,
-            uid: 0,
-            cpu: 0,
-            fd: -1,
-            fd2: -1,
-            call_flags: 0,
-            kind: kind as u8,
-            flags: 0,
-            family: 0,
-            sock_type: 0,
-            protocol: 0,
-            addr_len: 0,
-            _pad: 0,
-            comm: [0; 16],
-            addr: [0; ADDR_CAP],
-        }
+        SocketEvent::new(kind, 1_000)
     }
 
     pub(crate) fn with_addr(mut ev: SocketEvent, (raw, len): ([u8; ADDR_CAP], u16)) -> SocketEvent {

@@ -47,26 +47,13 @@ fn meta() -> CaptureMeta {
 
 fn event(kind: EventKind, time_ns: u64) -> SocketEvent {
     SocketEvent {
-        time_ns,
-        latency_ns: 0,
         cgroup_id: 77,
-        ret: 0,
         pid: 42,
         tid: 43,
         uid: 1000,
         cpu: 1,
-        fd: -1,
-        fd2: -1,
-        call_flags: 0,
-        kind: kind as u8,
-        flags: 0,
-        family: 0,
-        sock_type: 0,
-        protocol: 0,
-        addr_len: 0,
-        _pad: 0,
         comm: *b"testcomm\0\0\0\0\0\0\0\0",
-        addr: [0; ADDR_CAP],
+        ..SocketEvent::new(kind, time_ns)
     }
 }
 

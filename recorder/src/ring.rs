@@ -94,13 +94,9 @@ mod tests {
 
     #[test]
     fn a_socket_event_sized_record_is_one_event() {
-        // SAFETY: plain data, all zeros is valid (aya::Pod).
-        let mut ev: SocketEvent = unsafe { std::mem::zeroed() };
-        ev.time_ns = 42;
+        let mut ev = SocketEvent::new(EventKind::Connect, 42);
         ev.latency_ns = 7;
         ev.fd = 3;
-        ev.fd2 = -1;
-        ev.kind = EventKind::Connect as u8;
         ev.addr_len = 16;
         ev.addr[0] = 2;
         let mut bytes = vec![0xff];

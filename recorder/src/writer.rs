@@ -248,11 +248,10 @@ mod tests {
 
     /// An event at `time_ns`, told apart from others by `pid`.
     fn event(time_ns: u64, pid: u32) -> SocketEvent {
-        // SAFETY: plain data, all zeros is valid (aya::Pod).
-        let mut ev: SocketEvent = unsafe { std::mem::zeroed() };
-        ev.time_ns = time_ns;
-        ev.pid = pid;
-        ev
+        SocketEvent {
+            pid,
+            ..SocketEvent::new(EventKind::Send, time_ns)
+        }
     }
 
     fn in_time_order(window: &mut SortWindow) -> Vec<(u64, u32)> {

@@ -48,14 +48,12 @@ pub fn has_raw_controls(text: &str) -> bool {
 const BOOT: i64 = 1_700_000_000_000_000_000;
 
 fn event(kind: EventKind, time_ns: u64) -> SocketEvent {
-    // SAFETY: SocketEvent is plain data (repr(C)); all zeroes is an event.
-    let mut ev: SocketEvent = unsafe { std::mem::zeroed() };
-    ev.kind = kind as u8;
-    ev.time_ns = time_ns;
-    ev.pid = 4242;
-    ev.tid = 4242;
-    ev.fd = 3;
-    ev.fd2 = -1;
+    let mut ev = SocketEvent {
+        pid: 4242,
+        tid: 4242,
+        fd: 3,
+        ..SocketEvent::new(kind, time_ns)
+    };
     ev.comm[..HOSTILE_COMM.len()].copy_from_slice(HOSTILE_COMM.as_bytes());
     ev
 }

@@ -145,6 +145,36 @@ pub struct SocketEvent {
     pub addr: [u8; ADDR_CAP],
 }
 
+impl SocketEvent {
+    /// An event of `kind` at `time_ns` that knows nothing else: no task, no
+    /// socket (`fd`, `fd2` -1), no address. For events made in user space
+    /// (tests, tools that write captures) by setting what they know on it.
+    pub const fn new(kind: EventKind, time_ns: u64) -> SocketEvent {
+        SocketEvent {
+            time_ns,
+            latency_ns: 0,
+            cgroup_id: 0,
+            ret: 0,
+            pid: 0,
+            tid: 0,
+            uid: 0,
+            cpu: 0,
+            fd: -1,
+            fd2: -1,
+            call_flags: 0,
+            kind: kind as u8,
+            flags: 0,
+            family: 0,
+            sock_type: 0,
+            protocol: 0,
+            addr_len: 0,
+            _pad: 0,
+            comm: [0; 16],
+            addr: [0; ADDR_CAP],
+        }
+    }
+}
+
 /// One message sent or received: the compact record of the hot path.
 ///
 /// Messages are most of the events, so they get their own 64-byte record
