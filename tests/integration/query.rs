@@ -11,6 +11,7 @@
 //!
 //! Nothing here needs root: these tests run wherever the analyzer builds.
 
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -102,43 +103,44 @@ fn check_failure(out: &Output, wanted: &[&str]) -> TestResult {
     Ok(())
 }
 
-/// `fixtures/known.toml`: section → key → value (strings unquoted). Only
-/// what `cargo xtask fixtures` writes: `[section]` and `"key" = value` or
-/// `key = value` lines, `#` comments.
-fn known() -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+/// Key (a report line's, as `@connect[comm, 2, AF_INET]`) → count.
+type Counts = BTreeMap<String, u64>;
+
+/// One capture's entry in `fixtures/known.toml`: its `[host-a]` table
+/// (`file`, `comm` and `pid` are there too, for people) and the counts
+/// tables under it (`[host-a.sofamily]`...), as `cargo xtask fixtures`
+/// writes them.
+#[derive(Deserialize)]
+struct Known {
+    host: String,
+    events: u64,
+    sockstat: Counts,
+    sofamily: Counts,
+    soprotocol: Counts,
+    soconnect: Counts,
+    bytes: Counts,
+}
+
+/// `fixtures/known.toml`: capture (`host-a`) → what its workload did.
+fn known() -> Result<BTreeMap<String, Known>, String> {
     let path = fixtures().join("known.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut section = String::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = s.to_string();
-            out.entry(section.clone()).or_default();
-            continue;
-        }
-        let (k, v) = line
-            .rsplit_once(" = ")
-            .ok_or_else(|| format!("known.toml: bad line {line:?}"))?;
-        let unquote = |s: &str| s.trim().trim_matches('"').to_string();
-        out.entry(section.clone())
-            .or_default()
-            .insert(unquote(k), unquote(v));
-    }
-    Ok(out)
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The counts of `[fixture.section]`.
-fn known_counts(fixture: &str, section: &str) -> Result<BTreeMap<String, u64>, String> {
-    let all = known()?;
-    let s = all
-        .get(&format!("{fixture}.{section}"))
-        .ok_or_else(|| format!("known.toml has no [{fixture}.{section}]"))?;
-    s.iter()
-        .map(|(k, v)| Ok((k.clone(), v.parse().map_err(|_| format!("{k} = {v}"))?)))
-        .collect()
+fn known_counts(fixture: &str, section: &str) -> Result<Counts, String> {
+    let k = known()?
+        .remove(fixture)
+        .ok_or_else(|| format!("known.toml has no [{fixture}]"))?;
+    match section {
+        "sockstat" => Ok(k.sockstat),
+        "sofamily" => Ok(k.sofamily),
+        "soprotocol" => Ok(k.soprotocol),
+        "soconnect" => Ok(k.soconnect),
+        "bytes" => Ok(k.bytes),
+        _ => Err(format!("known.toml has no [{fixture}.{section}]")),
+    }
 }
 
 pub fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
@@ -343,7 +345,7 @@ fn several_hosts() -> TestResult {
     let k = known()?;
     let want = format!(
         "host,n\n{},{}\n{},{}\n",
-        k["host-a"]["host"], k["host-a"]["events"], k["host-b"]["host"], k["host-b"]["events"]
+        k["host-a"].host, k["host-a"].events, k["host-b"].host, k["host-b"].events
     );
     ensure!(out == want, "got {out:?}, want {want:?}");
 
@@ -368,7 +370,7 @@ fn several_hosts() -> TestResult {
         "--format",
         "csv",
     ])?;
-    ensure!(out == format!("n\n{}\n", k["host-a"]["events"]), "{out:?}");
+    ensure!(out == format!("n\n{}\n", k["host-a"].events), "{out:?}");
     Ok(())
 }
 
@@ -378,7 +380,7 @@ fn directory_and_glob() -> TestResult {
     let k = known()?;
     let total: u64 = ["host-a", "host-b", "empty"]
         .iter()
-        .map(|n| k[*n]["events"].parse::<u64>().unwrap())
+        .map(|n| k[*n].events)
         .sum();
     let dir = fixtures();
     let sql = "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM events";
@@ -391,9 +393,9 @@ fn directory_and_glob() -> TestResult {
     let want = format!(
         "capture,n\n{},{}\n{},{}\n",
         fixture("host-a").display(),
-        k["host-a"]["events"],
+        k["host-a"].events,
         fixture("host-b").display(),
-        k["host-b"]["events"]
+        k["host-b"].events
     );
     ensure!(out == want, "got {out:?}, want {want:?}");
 
@@ -412,7 +414,7 @@ fn relative_paths() -> TestResult {
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
     std::fs::copy(fixture("host-a"), dir.path().join("host-a.parquet")).unwrap();
-    let events = &known()?["host-a"]["events"];
+    let events = known()?["host-a"].events;
     let sql = "SELECT capture, count(*) AS n FROM events GROUP BY capture";
     for input in ["../host-a.parquet", "..", "../host-*.parquet"] {
         let out = util::run(
@@ -432,10 +434,7 @@ fn relative_paths() -> TestResult {
 fn empty_capture() -> TestResult {
     let f = fixture("empty");
     let f = f.to_str().unwrap();
-    ensure!(
-        known()?["empty"]["events"] == "0",
-        "empty.parquet has events"
-    );
+    ensure!(known()?["empty"].events == 0, "empty.parquet has events");
     for report in REPORTS {
         let out = query_ok(&[report, "-i", f])?;
         ensure!(!out.is_empty(), "{report}: no header");
@@ -539,7 +538,7 @@ fn newest_capture_by_default() -> TestResult {
         "csv",
     ]));
     ensure!(out.status.success(), "{}", util::stderr(&out));
-    let host = &known()?["host-a"]["host"];
+    let host = &known()?["host-a"].host;
     ensure!(
         String::from_utf8_lossy(&out.stdout) == format!("host\n{host}\n"),
         "{out:?}"
