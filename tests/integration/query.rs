@@ -3,9 +3,10 @@
 //!
 //! - The reports' numbers are checked against `fixtures/known.toml`, the
 //!   workload's own count of what it did, written with the captures.
-//! - Every report in every format is compared with a snapshot in
-//!   `tests/integration/snapshots/`; `SOCKREC_BLESS=1` rewrites them (after
-//!   `cargo xtask fixtures`, review the diff).
+//! - Every report in every format is compared with its insta snapshot in
+//!   `tests/integration/snapshots/`; `cargo insta review` accepts new
+//!   output, `INSTA_UPDATE=always` rewrites them all (after
+//!   `cargo xtask fixtures`; review the diff).
 //! - Bad input — missing, not Parquet, truncated, another schema, a newer
 //!   format version, bad SQL — is one `sockrec: ...` line and exit 1.
 //!
@@ -290,32 +291,62 @@ fn csv_matches_workload() -> TestResult {
     Ok(())
 }
 
-/// Every report in every format, over host-a, as in the snapshots.
+/// Every report in every format, over host-a, as in its insta snapshot
+/// (`tests/integration/snapshots/REPORT.FORMAT.snap`). Every difference is
+/// shown (insta's diff) before the test fails; outside CI insta leaves the
+/// new output beside the snapshot (`.snap.new`) for `cargo insta review`,
+/// under CI (`CI` set) it writes nothing. `INSTA_UPDATE=always` rewrites
+/// the snapshots (after `cargo xtask fixtures`: review the diff).
 fn snapshots() -> TestResult {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/snapshots");
-    let bless = std::env::var_os("SOCKREC_BLESS").is_some();
     let f = fixture("host-a");
+    let mut settings = insta::Settings::clone_current();
+    // `sockstat.tool.snap`, not `integration__query__sockstat.tool.snap`.
+    settings.set_prepend_module_to_snapshot(false);
     let mut failures = Vec::new();
     for report in REPORTS {
         for format in FORMATS {
             let out = query_ok(&[report, "-i", f.to_str().unwrap(), "--format", format])?;
-            let path = dir.join(format!("{report}.{format}"));
-            if bless {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &out).unwrap();
-                continue;
+            let name = format!("{report}.{format}");
+            settings.set_description(format!(
+                "sockrec query {report} -i fixtures/host-a.parquet --format {format}"
+            ));
+            // insta panics at a difference: caught, so that one run shows
+            // (and, outside CI, writes) every new output.
+            let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                settings.bind(|| insta::assert_snapshot!(name.as_str(), out.as_str()))
+            }));
+            if matched.is_err() {
+                failures.push(format!("{name}: differs from its snapshot (diff above)"));
             }
-            let want = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e} (SOCKREC_BLESS=1 writes it)", path.display()))?;
-            if out != want {
-                failures.push(format!(
-                    "{}: differs (SOCKREC_BLESS=1 to accept):\n--- want\n{want}\n--- got\n{out}",
-                    path.display()
-                ));
+            // bpftrace prints an empty line after each map.
+            let end = if format == "tool" && report != "soconnect" {
+                "\n\n"
+            } else {
+                "\n"
+            };
+            if let Err(e) = check_what_insta_forgives(&out, end) {
+                failures.push(format!("{name}: {e}"));
             }
         }
     }
-    ensure!(failures.is_empty(), "{}", failures.join("\n"));
+    ensure!(
+        failures.is_empty(),
+        "{}\n(`cargo insta review`, or INSTA_UPDATE=always, to accept new output)",
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// What insta's comparison forgives, checked here, so that a report is held
+/// to its snapshot byte for byte: insta 1.49 (src/snapshot.rs) compares text
+/// without its trailing whitespace, reads `\r\n` as `\n` (`normalize`) and
+/// takes leading newlines for an older format (`matches_legacy`). The
+/// report must end exactly in `end` and hold no `\r` nor leading newline.
+fn check_what_insta_forgives(out: &str, end: &str) -> TestResult {
+    let trailing = &out[out.trim_end().len()..];
+    ensure!(trailing == end, "ends in {trailing:?}, want {end:?}");
+    ensure!(!out.contains('\r'), "has a \\r: {out:?}");
+    ensure!(!out.starts_with('\n'), "starts with an empty line: {out:?}");
     Ok(())
 }
 

@@ -293,7 +293,7 @@ Small captures recorded by sockrec itself, for the query tests\n\
 \n\
 ```sh\n\
 cargo xtask fixtures\n\
-SOCKREC_BLESS=1 cargo test --test integration query::   # then review the snapshot diff\n\
+INSTA_UPDATE=always cargo test --test integration query::   # then review the snapshot diff\n\
 ```\n\
 \n\
 `cargo xtask fixtures` builds `sockrec` (dev profile), and for each capture\n\
