@@ -5,23 +5,14 @@ use crate::{
     util::{self, TempDir, TestResult, Tests},
 };
 
-pub const TESTS: Tests = &[
-    ("cli::info_missing_file", info_missing_file),
-    ("cli::info_not_parquet", info_not_parquet),
-    (
-        "cli::record_refuses_to_overwrite",
-        record_refuses_to_overwrite,
-    ),
-    (
-        "cli::record_rejects_unknown_event_kind",
-        record_rejects_unknown_event_kind,
-    ),
-    (
-        "cli::record_refuses_what_is_not_a_file",
-        record_refuses_what_is_not_a_file,
-    ),
-    ("cli::query_memory_limit", query_memory_limit),
-    ("cli::record_usage_errors", record_usage_errors),
+pub const TESTS: Tests = crate::tests![
+    info_missing_file,
+    info_not_parquet,
+    record_refuses_to_overwrite,
+    record_rejects_unknown_event_kind,
+    record_refuses_what_is_not_a_file,
+    query_memory_limit,
+    record_usage_errors,
 ];
 
 /// Bad `--buffer-mib` and `--duration` values are clap's usage errors:

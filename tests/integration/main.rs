@@ -27,15 +27,14 @@ fn main() {
     let args = Arguments::from_args();
     let privileged = util::can_load_bpf();
     let mut trials: Vec<Trial> = Vec::new();
-    for (name, f) in cli::TESTS {
-        trials.push(Trial::test(*name, move || f().map_err(Into::into)));
+    let trial = |&(path, f): &util::Test| {
+        Trial::test(util::test_name(path), move || f().map_err(Into::into))
+    };
+    for t in cli::TESTS.iter().chain(query::TESTS).chain(terminal::TESTS) {
+        trials.push(trial(t));
     }
-    for (name, f) in query::TESTS.iter().chain(terminal::TESTS) {
-        trials.push(Trial::test(*name, move || f().map_err(Into::into)));
-    }
-    for (name, f) in record::TESTS {
-        let t = Trial::test(*name, move || f().map_err(Into::into));
-        trials.push(t.with_ignored_flag(!privileged));
+    for t in record::TESTS {
+        trials.push(trial(t).with_ignored_flag(!privileged));
     }
     if !privileged {
         if std::env::var_os("CI").is_some() {

@@ -3,14 +3,16 @@
 //!
 //! - The reports' numbers are checked against `fixtures/known.toml`, the
 //!   workload's own count of what it did, written with the captures.
-//! - Every report in every format is compared with a snapshot in
-//!   `tests/integration/snapshots/`; `SOCKREC_BLESS=1` rewrites them (after
-//!   `cargo xtask fixtures`, review the diff).
+//! - Every report in every format is compared with its insta snapshot in
+//!   `tests/integration/snapshots/`; `cargo insta review` accepts new
+//!   output, `INSTA_UPDATE=always` rewrites them all (after
+//!   `cargo xtask fixtures`; review the diff).
 //! - Bad input — missing, not Parquet, truncated, another schema, a newer
 //!   format version, bad SQL — is one `sockrec: ...` line and exit 1.
 //!
 //! Nothing here needs root: these tests run wherever the analyzer builds.
 
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -21,36 +23,33 @@ use crate::{
     util::{self, TempDir, TestResult, Tests},
 };
 
-pub const TESTS: Tests = &[
-    ("query::list", list),
-    ("query::reports_match_workload", reports_match_workload),
-    ("query::csv_matches_workload", csv_matches_workload),
-    ("query::snapshots", snapshots),
-    ("query::several_hosts", several_hosts),
-    ("query::directory_and_glob", directory_and_glob),
-    ("query::relative_paths", relative_paths),
-    ("query::empty_capture", empty_capture),
-    ("query::sql_bytes_match_workload", sql_bytes_match_workload),
-    ("query::name_functions", name_functions),
-    ("query::sql_file", sql_file),
-    (
-        "query::newest_capture_by_default",
-        newest_capture_by_default,
-    ),
-    ("query::bad_missing_file", bad_missing_file),
-    ("query::bad_not_parquet", bad_not_parquet),
-    ("query::bad_truncated", bad_truncated),
-    ("query::bad_other_schema", bad_other_schema),
-    ("query::bad_column_types", bad_column_types),
-    ("query::bad_newer_version", bad_newer_version),
-    ("query::bad_sql", bad_sql),
-    ("query::bad_cuts_and_flips", bad_cuts_and_flips),
-    ("query::bad_fuzz_corpus", bad_fuzz_corpus),
-    ("query::bad_report_name", bad_report_name),
-    ("query::no_capture_here", no_capture_here),
-    ("query::read_only", read_only),
-    ("query::broken_pipe_is_quiet", broken_pipe_is_quiet),
-    ("query::info_reads_directories", info_reads_directories),
+pub const TESTS: Tests = crate::tests![
+    list,
+    reports_match_workload,
+    csv_matches_workload,
+    snapshots,
+    several_hosts,
+    directory_and_glob,
+    relative_paths,
+    empty_capture,
+    sql_bytes_match_workload,
+    name_functions,
+    sql_file,
+    newest_capture_by_default,
+    bad_missing_file,
+    bad_not_parquet,
+    bad_truncated,
+    bad_other_schema,
+    bad_column_types,
+    bad_newer_version,
+    bad_sql,
+    bad_cuts_and_flips,
+    bad_fuzz_corpus,
+    bad_report_name,
+    no_capture_here,
+    read_only,
+    broken_pipe_is_quiet,
+    info_reads_directories,
 ];
 
 const REPORTS: [&str; 4] = ["sockstat", "sofamily", "soprotocol", "soconnect"];
@@ -105,43 +104,44 @@ fn check_failure(out: &Output, wanted: &[&str]) -> TestResult {
     Ok(())
 }
 
-/// `fixtures/known.toml`: section → key → value (strings unquoted). Only
-/// what `cargo xtask fixtures` writes: `[section]` and `"key" = value` or
-/// `key = value` lines, `#` comments.
-fn known() -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+/// Key (a report line's, as `@connect[comm, 2, AF_INET]`) → count.
+type Counts = BTreeMap<String, u64>;
+
+/// One capture's entry in `fixtures/known.toml`: its `[host-a]` table
+/// (`file`, `comm` and `pid` are there too, for people) and the counts
+/// tables under it (`[host-a.sofamily]`...), as `cargo xtask fixtures`
+/// writes them.
+#[derive(Deserialize)]
+struct Known {
+    host: String,
+    events: u64,
+    sockstat: Counts,
+    sofamily: Counts,
+    soprotocol: Counts,
+    soconnect: Counts,
+    bytes: Counts,
+}
+
+/// `fixtures/known.toml`: capture (`host-a`) → what its workload did.
+fn known() -> Result<BTreeMap<String, Known>, String> {
     let path = fixtures().join("known.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut section = String::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = s.to_string();
-            out.entry(section.clone()).or_default();
-            continue;
-        }
-        let (k, v) = line
-            .rsplit_once(" = ")
-            .ok_or_else(|| format!("known.toml: bad line {line:?}"))?;
-        let unquote = |s: &str| s.trim().trim_matches('"').to_string();
-        out.entry(section.clone())
-            .or_default()
-            .insert(unquote(k), unquote(v));
-    }
-    Ok(out)
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The counts of `[fixture.section]`.
-fn known_counts(fixture: &str, section: &str) -> Result<BTreeMap<String, u64>, String> {
-    let all = known()?;
-    let s = all
-        .get(&format!("{fixture}.{section}"))
-        .ok_or_else(|| format!("known.toml has no [{fixture}.{section}]"))?;
-    s.iter()
-        .map(|(k, v)| Ok((k.clone(), v.parse().map_err(|_| format!("{k} = {v}"))?)))
-        .collect()
+fn known_counts(fixture: &str, section: &str) -> Result<Counts, String> {
+    let k = known()?
+        .remove(fixture)
+        .ok_or_else(|| format!("known.toml has no [{fixture}]"))?;
+    match section {
+        "sockstat" => Ok(k.sockstat),
+        "sofamily" => Ok(k.sofamily),
+        "soprotocol" => Ok(k.soprotocol),
+        "soconnect" => Ok(k.soconnect),
+        "bytes" => Ok(k.bytes),
+        _ => Err(format!("known.toml has no [{fixture}.{section}]")),
+    }
 }
 
 pub fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
@@ -291,32 +291,62 @@ fn csv_matches_workload() -> TestResult {
     Ok(())
 }
 
-/// Every report in every format, over host-a, as in the snapshots.
+/// Every report in every format, over host-a, as in its insta snapshot
+/// (`tests/integration/snapshots/REPORT.FORMAT.snap`). Every difference is
+/// shown (insta's diff) before the test fails; outside CI insta leaves the
+/// new output beside the snapshot (`.snap.new`) for `cargo insta review`,
+/// under CI (`CI` set) it writes nothing. `INSTA_UPDATE=always` rewrites
+/// the snapshots (after `cargo xtask fixtures`: review the diff).
 fn snapshots() -> TestResult {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/snapshots");
-    let bless = std::env::var_os("SOCKREC_BLESS").is_some();
     let f = fixture("host-a");
+    let mut settings = insta::Settings::clone_current();
+    // `sockstat.tool.snap`, not `integration__query__sockstat.tool.snap`.
+    settings.set_prepend_module_to_snapshot(false);
     let mut failures = Vec::new();
     for report in REPORTS {
         for format in FORMATS {
             let out = query_ok(&[report, "-i", f.to_str().unwrap(), "--format", format])?;
-            let path = dir.join(format!("{report}.{format}"));
-            if bless {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &out).unwrap();
-                continue;
+            let name = format!("{report}.{format}");
+            settings.set_description(format!(
+                "sockrec query {report} -i fixtures/host-a.parquet --format {format}"
+            ));
+            // insta panics at a difference: caught, so that one run shows
+            // (and, outside CI, writes) every new output.
+            let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                settings.bind(|| insta::assert_snapshot!(name.as_str(), out.as_str()))
+            }));
+            if matched.is_err() {
+                failures.push(format!("{name}: differs from its snapshot (diff above)"));
             }
-            let want = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e} (SOCKREC_BLESS=1 writes it)", path.display()))?;
-            if out != want {
-                failures.push(format!(
-                    "{}: differs (SOCKREC_BLESS=1 to accept):\n--- want\n{want}\n--- got\n{out}",
-                    path.display()
-                ));
+            // bpftrace prints an empty line after each map.
+            let end = if format == "tool" && report != "soconnect" {
+                "\n\n"
+            } else {
+                "\n"
+            };
+            if let Err(e) = check_what_insta_forgives(&out, end) {
+                failures.push(format!("{name}: {e}"));
             }
         }
     }
-    ensure!(failures.is_empty(), "{}", failures.join("\n"));
+    ensure!(
+        failures.is_empty(),
+        "{}\n(`cargo insta review`, or INSTA_UPDATE=always, to accept new output)",
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// What insta's comparison forgives, checked here, so that a report is held
+/// to its snapshot byte for byte: insta 1.49 (src/snapshot.rs) compares text
+/// without its trailing whitespace, reads `\r\n` as `\n` (`normalize`) and
+/// takes leading newlines for an older format (`matches_legacy`). The
+/// report must end exactly in `end` and hold no `\r` nor leading newline.
+fn check_what_insta_forgives(out: &str, end: &str) -> TestResult {
+    let trailing = &out[out.trim_end().len()..];
+    ensure!(trailing == end, "ends in {trailing:?}, want {end:?}");
+    ensure!(!out.contains('\r'), "has a \\r: {out:?}");
+    ensure!(!out.starts_with('\n'), "starts with an empty line: {out:?}");
     Ok(())
 }
 
@@ -346,7 +376,7 @@ fn several_hosts() -> TestResult {
     let k = known()?;
     let want = format!(
         "host,n\n{},{}\n{},{}\n",
-        k["host-a"]["host"], k["host-a"]["events"], k["host-b"]["host"], k["host-b"]["events"]
+        k["host-a"].host, k["host-a"].events, k["host-b"].host, k["host-b"].events
     );
     ensure!(out == want, "got {out:?}, want {want:?}");
 
@@ -371,7 +401,7 @@ fn several_hosts() -> TestResult {
         "--format",
         "csv",
     ])?;
-    ensure!(out == format!("n\n{}\n", k["host-a"]["events"]), "{out:?}");
+    ensure!(out == format!("n\n{}\n", k["host-a"].events), "{out:?}");
     Ok(())
 }
 
@@ -381,7 +411,7 @@ fn directory_and_glob() -> TestResult {
     let k = known()?;
     let total: u64 = ["host-a", "host-b", "empty"]
         .iter()
-        .map(|n| k[*n]["events"].parse::<u64>().unwrap())
+        .map(|n| k[*n].events)
         .sum();
     let dir = fixtures();
     let sql = "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM events";
@@ -394,9 +424,9 @@ fn directory_and_glob() -> TestResult {
     let want = format!(
         "capture,n\n{},{}\n{},{}\n",
         fixture("host-a").display(),
-        k["host-a"]["events"],
+        k["host-a"].events,
         fixture("host-b").display(),
-        k["host-b"]["events"]
+        k["host-b"].events
     );
     ensure!(out == want, "got {out:?}, want {want:?}");
 
@@ -415,7 +445,7 @@ fn relative_paths() -> TestResult {
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
     std::fs::copy(fixture("host-a"), dir.path().join("host-a.parquet")).unwrap();
-    let events = &known()?["host-a"]["events"];
+    let events = known()?["host-a"].events;
     let sql = "SELECT capture, count(*) AS n FROM events GROUP BY capture";
     for input in ["../host-a.parquet", "..", "../host-*.parquet"] {
         let out = util::run(
@@ -435,10 +465,7 @@ fn relative_paths() -> TestResult {
 fn empty_capture() -> TestResult {
     let f = fixture("empty");
     let f = f.to_str().unwrap();
-    ensure!(
-        known()?["empty"]["events"] == "0",
-        "empty.parquet has events"
-    );
+    ensure!(known()?["empty"].events == 0, "empty.parquet has events");
     for report in REPORTS {
         let out = query_ok(&[report, "-i", f])?;
         ensure!(!out.is_empty(), "{report}: no header");
@@ -542,7 +569,7 @@ fn newest_capture_by_default() -> TestResult {
         "csv",
     ]));
     ensure!(out.status.success(), "{}", util::stderr(&out));
-    let host = &known()?["host-a"]["host"];
+    let host = &known()?["host-a"].host;
     ensure!(
         String::from_utf8_lossy(&out.stdout) == format!("host\n{host}\n"),
         "{out:?}"

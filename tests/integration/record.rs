@@ -11,51 +11,21 @@ use crate::{
     workload::{self, Expected},
 };
 
-pub const TESTS: Tests = &[
-    ("record::known_workload_exactly", known_workload_exactly),
-    (
-        "record::known_workload_through_raw_tracepoints",
-        known_workload_through_raw_tracepoints,
-    ),
-    (
-        "record::known_workload_through_fallback_probes",
-        known_workload_through_fallback_probes,
-    ),
-    (
-        "record::known_workload_through_syscall_probes",
-        known_workload_through_syscall_probes,
-    ),
-    ("record::probes_lists_the_plan", probes_lists_the_plan),
-    (
-        "record::default_capture_name_and_mode",
-        default_capture_name_and_mode,
-    ),
-    (
-        "record::sigkill_leaves_readable_capture",
-        sigkill_leaves_readable_capture,
-    ),
-    (
-        "record::kernel_filters_and_sigterm",
-        kernel_filters_and_sigterm,
-    ),
-    (
-        "record::without_privileges_fails_clearly",
-        without_privileges_fails_clearly,
-    ),
-    (
-        "record::hostile_names_are_escaped",
-        hostile_names_are_escaped,
-    ),
-    ("record::force_replaces_a_symlink", force_replaces_a_symlink),
-    (
-        "record::read_only_filesystem_fails_clearly",
-        read_only_filesystem_fails_clearly,
-    ),
-    ("record::loss_is_counted", loss_is_counted),
-    (
-        "record::stalled_writer_counts_loss",
-        stalled_writer_counts_loss,
-    ),
+pub const TESTS: Tests = crate::tests![
+    known_workload_exactly,
+    known_workload_through_raw_tracepoints,
+    known_workload_through_fallback_probes,
+    known_workload_through_syscall_probes,
+    probes_lists_the_plan,
+    default_capture_name_and_mode,
+    sigkill_leaves_readable_capture,
+    kernel_filters_and_sigterm,
+    without_privileges_fails_clearly,
+    hostile_names_are_escaped,
+    force_replaces_a_symlink,
+    read_only_filesystem_fails_clearly,
+    loss_is_counted,
+    stalled_writer_counts_loss,
 ];
 
 /// The workload child running `scenario` (see workload.rs), stopped at

@@ -20,13 +20,7 @@ use crate::{
     util::{self, TempDir, TestResult, Tests},
 };
 
-pub const TESTS: Tests = &[
-    (
-        "terminal::crafted_capture_in_every_format",
-        crafted_capture_in_every_format,
-    ),
-    ("terminal::info_and_errors", info_and_errors),
-];
+pub const TESTS: Tests = crate::tests![crafted_capture_in_every_format, info_and_errors];
 
 /// The process name of the report: clear screen, set title, BEL.
 pub const HOSTILE_COMM: &str = "\x1b[2J\x1b]0;x\x07ev";

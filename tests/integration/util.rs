@@ -1,4 +1,5 @@
-//! Helpers shared by the tests: the binary under test and scratch dirs.
+//! Helpers shared by the tests: their lists (`tests!`), the binary under
+//! test, scratch dirs.
 
 use std::{
     path::{Path, PathBuf},
@@ -9,8 +10,28 @@ use std::{
 /// A failed check, as a message (libtest-mimic prints it).
 pub type TestResult = Result<(), String>;
 
-/// A module's tests: name and function.
-pub type Tests = &'static [(&'static str, fn() -> TestResult)];
+/// One test: its path and function, as [`crate::tests!`] makes it.
+pub type Test = (&'static str, fn() -> TestResult);
+
+/// A module's tests.
+pub type Tests = &'static [Test];
+
+/// `crate::tests![f, g]`: the calling module's tests, each named by its path
+/// (`integration::query::f`), so that a test's name is its function's,
+/// typed once. [`test_name`] drops the crate.
+#[macro_export]
+macro_rules! tests {
+    ($($f:ident),* $(,)?) => {
+        &[$((concat!(module_path!(), "::", stringify!($f)), $f)),*]
+    };
+}
+
+/// The name a test is run and filtered by: its path under this crate
+/// (`query::list`), the way CI and `cargo xtask test-kernel` (its
+/// `HOST_ONLY` list, `SOCKREC_GUEST_TEST_ARGS`) spell it.
+pub fn test_name(path: &'static str) -> &'static str {
+    path.split_once("::").map_or(path, |(_crate, name)| name)
+}
 
 /// `ensure!(cond, "fmt", args)`: fail the test with a message.
 #[macro_export]

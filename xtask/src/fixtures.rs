@@ -141,12 +141,7 @@ fn record_all() -> Result<()> {
     let dir = root.join("fixtures");
     std::fs::create_dir_all(&dir)?;
 
-    let mut known = String::from(
-        "# Written by `cargo xtask fixtures` (xtask/src/fixtures.rs): for each capture\n\
-         # in this directory, what its workload did, counted by the workload as it\n\
-         # made each call, in the terms of the built-in reports. The query tests\n\
-         # (tests/integration/query.rs) check `sockrec query` against these counts.\n",
-    );
+    let mut known = toml::Table::new();
     let mut readme_rows = String::new();
     for (name, host, plan) in FIXTURES {
         let file = dir.join(format!("{name}.parquet"));
@@ -154,23 +149,7 @@ fn record_all() -> Result<()> {
         // The recorder writes 0600; fixtures are for everyone.
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
         let t = &tally;
-        let _ = write!(
-            known,
-            "\n[{name}]\nfile = \"{name}.parquet\"\nhost = \"{host}\"\ncomm = \"{COMM}\"\npid = {pid}\nevents = {}\n",
-            t.events
-        );
-        for (section, map) in [
-            ("sockstat", &t.sockstat),
-            ("sofamily", &t.sofamily),
-            ("soprotocol", &t.soprotocol),
-            ("soconnect", &t.soconnect),
-            ("bytes", &t.bytes),
-        ] {
-            let _ = writeln!(known, "\n[{name}.{section}]");
-            for (k, v) in map {
-                let _ = writeln!(known, "{k:?} = {v}");
-            }
-        }
+        known.insert(name.to_string(), known_entry(name, host, pid, t)?.into());
         let _ = writeln!(
             readme_rows,
             "| `{name}.parquet` | {host} | {} | {} | {} | {} | {} | {} | {} |",
@@ -183,10 +162,47 @@ fn record_all() -> Result<()> {
             t.events
         );
     }
-    std::fs::write(dir.join("known.toml"), known)?;
+    std::fs::write(
+        dir.join("known.toml"),
+        format!("{KNOWN_HEADER}\n{}", toml::to_string(&known)?),
+    )?;
     std::fs::write(dir.join("README.md"), readme(&readme_rows))?;
     eprintln!("fixtures: wrote {}", dir.display());
     Ok(())
+}
+
+const KNOWN_HEADER: &str = "\
+# Written by `cargo xtask fixtures` (xtask/src/fixtures.rs): for each capture
+# in this directory, what its workload did, counted by the workload as it
+# made each call, in the terms of the built-in reports. The query tests
+# (tests/integration/query.rs) check `sockrec query` against these counts.
+";
+
+/// `name`'s table in `known.toml`: `[host-a]` with the capture's file, host,
+/// comm, workload pid and event count, and under it a table of counts per
+/// report (`[host-a.sofamily]`, `"@accept[sockrec-fixture, 2, AF_INET]" = 5`).
+fn known_entry(name: &str, host: &str, pid: u32, t: &Tally) -> Result<toml::Table> {
+    let int = |n: u64| i64::try_from(n).map(toml::Value::Integer);
+    let mut entry = toml::Table::new();
+    entry.insert("file".into(), format!("{name}.parquet").into());
+    entry.insert("host".into(), host.into());
+    entry.insert("comm".into(), COMM.into());
+    entry.insert("pid".into(), i64::from(pid).into());
+    entry.insert("events".into(), int(t.events)?);
+    for (section, map) in [
+        ("sockstat", &t.sockstat),
+        ("sofamily", &t.sofamily),
+        ("soprotocol", &t.soprotocol),
+        ("soconnect", &t.soconnect),
+        ("bytes", &t.bytes),
+    ] {
+        let counts = map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), int(*v)?)))
+            .collect::<Result<toml::Table, std::num::TryFromIntError>>()?;
+        entry.insert(section.into(), counts.into());
+    }
+    Ok(entry)
 }
 
 /// Records `name`'s workload into `file` on host `host`; returns the
@@ -231,7 +247,7 @@ Small captures recorded by sockrec itself, for the query tests\n\
 \n\
 ```sh\n\
 cargo xtask fixtures\n\
-SOCKREC_BLESS=1 cargo test --test integration query::   # then review the snapshot diff\n\
+INSTA_UPDATE=always cargo test --test integration query::   # then review the snapshot diff\n\
 ```\n\
 \n\
 `cargo xtask fixtures` builds `sockrec` (dev profile), and for each capture\n\

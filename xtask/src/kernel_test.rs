@@ -273,7 +273,13 @@ fn guest_command() -> String {
     }
     let args = std::env::var("SOCKREC_GUEST_TEST_ARGS").unwrap_or_default();
     let skip: String = HOST_ONLY.iter().map(|t| format!(" --skip {t}")).collect();
-    format!("CI=true @TESTS@ --test-threads 1 --color never{skip} {args}")
+    // No cargo in the guest: insta takes the workspace from here, not from
+    // `cargo metadata` (insta's env.rs, get_cargo_workspace).
+    let root = root();
+    format!(
+        "CI=true INSTA_WORKSPACE_ROOT={} @TESTS@ --test-threads 1 --color never{skip} {args}",
+        root.display()
+    )
 }
 
 /// Tests that read damaged files in over a hundred `sockrec` processes,
