@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use sockrec_capture::{CaptureInfo, CaptureMeta, CaptureWriter, capture_schema};
-use sockrec_common::{ADDR_CAP, EventKind, FLAG_IN_FLIGHT, SocketEvent};
+use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
 
 const BOOT: i64 = 1_700_000_000_000_000_000;
 
