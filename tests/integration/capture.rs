@@ -30,6 +30,18 @@ pub struct Row {
     pub port: Option<u16>,
     pub bytes: Option<i64>,
     pub in_flight: bool,
+    // Format version 2.
+    pub inode: Option<u64>,
+    pub sock: Option<u64>,
+    pub laddr: Option<String>,
+    pub lport: Option<u16>,
+    pub raddr: Option<String>,
+    pub rport: Option<u16>,
+    pub old_state: Option<String>,
+    pub state: Option<String>,
+    pub backlog: Option<u32>,
+    pub tx_bytes: Option<u64>,
+    pub rx_bytes: Option<u64>,
 }
 
 pub struct Capture {
@@ -102,6 +114,13 @@ pub fn read(path: &Path) -> Result<Capture, String> {
         let port = col::<UInt16Array>(&b, "port");
         let bytes = col::<Int64Array>(&b, "bytes");
         let in_flight = col::<BooleanArray>(&b, "in_flight");
+        let inode = col::<UInt64Array>(&b, "inode");
+        let sock = col::<UInt64Array>(&b, "sock");
+        let lport = col::<UInt16Array>(&b, "lport");
+        let rport = col::<UInt16Array>(&b, "rport");
+        let backlog = col::<UInt32Array>(&b, "backlog");
+        let tx_bytes = col::<UInt64Array>(&b, "tx_bytes");
+        let rx_bytes = col::<UInt64Array>(&b, "rx_bytes");
         for i in 0..b.num_rows() {
             rows.push(Row {
                 kind: text(&b, "kind", i).unwrap_or_default(),
@@ -123,6 +142,17 @@ pub fn read(path: &Path) -> Result<Capture, String> {
                 port: opt(port, i, |a, i| a.value(i)),
                 bytes: opt(bytes, i, |a, i| a.value(i)),
                 in_flight: in_flight.value(i),
+                inode: opt(inode, i, |a, i| a.value(i)),
+                sock: opt(sock, i, |a, i| a.value(i)),
+                laddr: text(&b, "laddr", i),
+                lport: opt(lport, i, |a, i| a.value(i)),
+                raddr: text(&b, "raddr", i),
+                rport: opt(rport, i, |a, i| a.value(i)),
+                old_state: text(&b, "old_state", i),
+                state: text(&b, "state", i),
+                backlog: opt(backlog, i, |a, i| a.value(i)),
+                tx_bytes: opt(tx_bytes, i, |a, i| a.value(i)),
+                rx_bytes: opt(rx_bytes, i, |a, i| a.value(i)),
             });
         }
     }

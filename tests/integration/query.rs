@@ -642,20 +642,24 @@ fn bad_column_types() -> TestResult {
     )
 }
 
-/// host-a's rows, rewritten as format version 2.
+/// host-a's rows, rewritten as the format version after this sockrec's.
 fn bad_newer_version() -> TestResult {
-    let dir = TempDir::new("query-v2");
-    let f = dir.path().join("v2.parquet");
+    let newer = (sockrec_capture::FORMAT_VERSION + 1).to_string();
+    let dir = TempDir::new("query-newer");
+    let f = dir.path().join("newer.parquet");
     let file = std::fs::File::open(fixture("host-a")).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
         .build()
         .unwrap();
     let batches: Vec<_> = reader.map(Result::unwrap).collect();
-    write_parquet(&f, &batches, &[("sockrec.format_version", "2")]);
+    write_parquet(&f, &batches, &[("sockrec.format_version", &newer)]);
     query_fails(
         &["sofamily", "-i", f.to_str().unwrap()],
-        &["v2.parquet", "capture format version 2 is newer"],
+        &[
+            "newer.parquet",
+            &format!("capture format version {newer} is newer"),
+        ],
     )
 }
 

@@ -66,7 +66,19 @@ fn expected_of(row: &Row) -> Expected {
         addr: row.addr.clone(),
         port: row.port,
         bytes: if msg { row.bytes } else { None },
+        inode: row.inode,
+        laddr: row.laddr.clone(),
+        lport: row.lport,
+        raddr: row.raddr.clone(),
+        rport: row.rport,
+        backlog: row.backlog,
     }
+}
+
+/// Whether a row is a TCP event (a state change or a retransmit), not a call
+/// or a message the workload logs one by one.
+fn is_tcp(row: &Row) -> bool {
+    row.kind == "tcp_state" || row.kind == "tcp_retransmit"
 }
 
 /// Every call of the known workload is in the capture, once, with the
@@ -234,7 +246,7 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
         probes.contains(want_code),
         "capture should say {want_code:?}: {probes:?}"
     );
-    for r in &cap.rows {
+    for r in cap.rows.iter().filter(|r| !is_tcp(r)) {
         ensure!(
             r.pid == pid && r.tid == pid,
             "event from another task: {r:?}"
@@ -252,7 +264,7 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
             r.cgroup_id,
             workload::UID
         );
-        let is_call = r.kind != "send" && r.kind != "recv";
+        let is_call = r.kind != "send" && r.kind != "recv" && !is_tcp(r);
         if is_call && !r.in_flight {
             ensure!(
                 r.latency_ns.is_some_and(|l| l > 0),
@@ -277,7 +289,12 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
             );
         }
     }
-    let mut got: Vec<Expected> = done.iter().map(expected_of).collect();
+    connections_match_workload(&cap.rows, &lines)?;
+    let mut got: Vec<Expected> = done
+        .iter()
+        .filter(|r| !is_tcp(r))
+        .map(expected_of)
+        .collect();
     got.sort();
     expected.sort();
     if got != expected {
@@ -315,8 +332,101 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
         addr: None,
         port: None,
         bytes: None,
+        inode: None,
+        laddr: None,
+        lport: None,
+        raddr: None,
+        rport: None,
+        backlog: None,
     });
     reports_say_what_workload_did(&out, &calls)
+}
+
+/// The TCP rows of the known workload's connections (its `S`, `N`, `F`
+/// and `L` lines; workload.rs), found by the sockets' inodes: each
+/// session opened and closed, with the bytes each way in the kernel's
+/// counts at TCP_CLOSE, which count the SYN and FIN too (so up to 2 more
+/// than the data sent, 1 more than received); the non-blocking connect
+/// established; the refused one closed without ever being established;
+/// each listener listened and closed.
+fn connections_match_workload(rows: &[Row], lines: &[String]) -> TestResult {
+    let tcp: Vec<&Row> = rows.iter().filter(|r| is_tcp(r)).collect();
+    for r in &tcp {
+        ensure!(
+            matches!(r.family as i32, libc::AF_INET | libc::AF_INET6)
+                && r.protocol == libc::IPPROTO_TCP as u16
+                && r.sock.is_some()
+                && r.laddr.is_some()
+                && r.state.is_some(),
+            "TCP row without its socket: {r:?}"
+        );
+    }
+    let changes = |inode: u64| -> Vec<(String, String, &Row)> {
+        tcp.iter()
+            .filter(|r| r.kind == "tcp_state" && r.inode == Some(inode))
+            .map(|r| {
+                let s = |v: &Option<String>| v.clone().unwrap_or_default();
+                (s(&r.old_state), s(&r.state), *r)
+            })
+            .collect()
+    };
+    let has = |inode: u64, from: &str, to: &str| {
+        changes(inode)
+            .iter()
+            .any(|(o, n, _)| (from.is_empty() || o == from) && n == to)
+    };
+    let closed = |inode: u64| changes(inode).into_iter().find(|(_, n, _)| n == "CLOSE");
+    let mut sessions = 0;
+    for line in lines {
+        let mut f = line.split('\t');
+        let (tag, inode) = (f.next(), f.next().and_then(|v| v.parse::<u64>().ok()));
+        if let Some(s) = workload::Session::parse(line) {
+            sessions += 1;
+            ensure!(
+                has(s.client, "SYN_SENT", "ESTABLISHED"),
+                "session {line:?}: client never established: {:?}",
+                changes(s.client)
+            );
+            for (inode, tx, rx) in [
+                (s.client, s.sent, s.received),
+                (s.server, s.received, s.sent),
+            ] {
+                let Some((_, _, close)) = closed(inode) else {
+                    return Err(format!(
+                        "session {line:?}: socket {inode} never closed: {:?}",
+                        changes(inode)
+                    ));
+                };
+                let (t, r) = (close.tx_bytes.unwrap_or(0), close.rx_bytes.unwrap_or(0));
+                ensure!(
+                    (tx..=tx + 2).contains(&t) && (rx..=rx + 1).contains(&r),
+                    "session {line:?}: socket {inode} closed with tx {t} rx {r}, want {tx} and {rx} (+ SYN/FIN)"
+                );
+            }
+            continue;
+        }
+        let Some(inode) = inode else { continue };
+        match tag {
+            Some("N") => ensure!(
+                has(inode, "SYN_SENT", "ESTABLISHED"),
+                "non-blocking connect {inode} never established: {:?}",
+                changes(inode)
+            ),
+            Some("F") => ensure!(
+                has(inode, "SYN_SENT", "CLOSE") && !has(inode, "", "ESTABLISHED"),
+                "refused connect {inode}: {:?}",
+                changes(inode)
+            ),
+            Some("L") => ensure!(
+                has(inode, "CLOSE", "LISTEN") && has(inode, "LISTEN", "CLOSE"),
+                "listener {inode}: {:?}",
+                changes(inode)
+            ),
+            _ => {}
+        }
+    }
+    ensure!(sessions >= 3, "workload reported {sessions} TCP sessions");
+    Ok(())
 }
 
 /// The four reports over the capture say what the workload did, whatever
@@ -345,7 +455,8 @@ fn reports_say_what_workload_did(capture: &Path, calls: &[Expected]) -> TestResu
         BTreeMap::new(),
         BTreeMap::new(),
     );
-    for e in calls {
+    // sockstat(8) counts neither listen(2) nor anything of TCP.
+    for e in calls.iter().filter(|e| e.kind != "listen") {
         let probe = match e.kind.as_str() {
             "send" => "kprobe:sock_sendmsg".to_string(),
             "recv" => "kprobe:sock_recvmsg".to_string(),

@@ -50,6 +50,17 @@ pub struct Expected {
     pub addr: Option<String>,
     pub port: Option<u16>,
     pub bytes: Option<i64>,
+    /// The socket's inode (`fstat`): the new socket's for socket,
+    /// socketpair (`sv[0]`) and accept.
+    pub inode: Option<u64>,
+    /// The socket's ends after the call, INET/INET6 bind, connect, listen
+    /// and accept only: what getsockname(2) says, and the peer it connected
+    /// to or accepted.
+    pub laddr: Option<String>,
+    pub lport: Option<u16>,
+    pub raddr: Option<String>,
+    pub rport: Option<u16>,
+    pub backlog: Option<u32>,
 }
 
 fn field<T: std::str::FromStr>(s: &str) -> Option<T> {
@@ -63,7 +74,7 @@ fn show<T: ToString>(v: &Option<T>) -> String {
 impl Expected {
     pub fn to_line(&self) -> String {
         format!(
-            "E\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "E\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             self.kind,
             self.family,
             self.sock_type,
@@ -73,7 +84,13 @@ impl Expected {
             show(&self.errno),
             show(&self.addr.as_ref().map(|a| format!("[{a}]"))),
             show(&self.port),
-            show(&self.bytes)
+            show(&self.bytes),
+            show(&self.inode),
+            show(&self.laddr),
+            show(&self.lport),
+            show(&self.raddr),
+            show(&self.rport),
+            show(&self.backlog),
         )
     }
 
@@ -90,6 +107,12 @@ impl Expected {
             addr: (f[7] != "-").then(|| f[7][1..f[7].len() - 1].to_string()),
             port: field(f[8]),
             bytes: field(f[9]),
+            inode: field(f[10]),
+            laddr: field(f[11]),
+            lport: field(f[12]),
+            raddr: field(f[13]),
+            rport: field(f[14]),
+            backlog: field(f[15]),
         })
     }
 }
@@ -102,8 +125,11 @@ const DGRAM: u16 = libc::SOCK_DGRAM as u16;
 const TCP: u16 = libc::IPPROTO_TCP as u16;
 const UDP: u16 = libc::IPPROTO_UDP as u16;
 
-/// Records what the workload does, as it does it.
-struct Log(Vec<Expected>);
+/// Records what the workload does, as it does it: the events, and the
+/// other lines it prints about its connections ([`Session`]; `N INODE`, a
+/// non-blocking connect that completed; `F INODE`, a refused connect; `L
+/// INODE`, a TCP listener).
+struct Log(Vec<Expected>, Vec<String>);
 
 fn ev(kind: &str, (family, sock_type, protocol): (u16, u16, u16)) -> Expected {
     Expected {
@@ -117,6 +143,71 @@ fn ev(kind: &str, (family, sock_type, protocol): (u16, u16, u16)) -> Expected {
         addr: None,
         port: None,
         bytes: None,
+        inode: None,
+        laddr: None,
+        lport: None,
+        raddr: None,
+        rport: None,
+        backlog: None,
+    }
+}
+
+/// The inode number of the socket `fd` (what `/proc/PID/fd` shows as
+/// `socket:[N]`).
+pub fn inode_of(fd: i32) -> u64 {
+    let mut st: libc::stat = unsafe { zeroed() };
+    check(unsafe { libc::fstat(fd, &mut st) }, "fstat");
+    st.st_ino
+}
+
+/// One TCP connection the workload made, as an `S` line: the inodes of
+/// its two sockets and the bytes the client sent and received.
+pub struct Session {
+    pub client: u64,
+    pub server: u64,
+    pub sent: u64,
+    pub received: u64,
+}
+
+impl Session {
+    pub fn to_line(&self) -> String {
+        format!(
+            "S\t{}\t{}\t{}\t{}",
+            self.client, self.server, self.sent, self.received
+        )
+    }
+
+    pub fn parse(line: &str) -> Option<Session> {
+        let f: Vec<u64> = line
+            .strip_prefix("S\t")?
+            .split('\t')
+            .map(|v| v.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(Session {
+            client: f[0],
+            server: f[1],
+            sent: f[2],
+            received: f[3],
+        })
+    }
+}
+
+/// The local end of an INET/INET6 socket as the capture shows it
+/// (address text, port); None for other families.
+fn local_end(fd: i32) -> (Option<String>, Option<u16>) {
+    let a = local_addr(fd);
+    match a.storage.ss_family as i32 {
+        libc::AF_INET => {
+            let sin = unsafe { &*(&a.storage as *const _ as *const libc::sockaddr_in) };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            (Some(ip.to_string()), Some(u16::from_be(sin.sin_port)))
+        }
+        libc::AF_INET6 => {
+            let sin6 = unsafe { &*(&a.storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            (Some(ip.to_string()), Some(u16::from_be(sin6.sin6_port)))
+        }
+        _ => (None, None),
     }
 }
 
@@ -210,14 +301,27 @@ impl Log {
         let fd = check(unsafe { libc::socket(family, ty, 0) }, "socket");
         let mut e = ev("socket", expect);
         e.fd = Some(fd);
+        e.inode = Some(inode_of(fd));
         self.0.push(e);
         fd
+    }
+
+    fn listen(&mut self, fd: i32, backlog: i32, sock: (u16, u16, u16)) {
+        check(unsafe { libc::listen(fd, backlog) }, "listen");
+        let mut e = ev("listen", sock);
+        e.fd = Some(fd);
+        e.inode = Some(inode_of(fd));
+        (e.laddr, e.lport) = local_end(fd);
+        e.backlog = Some(backlog as u32);
+        self.0.push(e);
     }
 
     fn bind(&mut self, fd: i32, a: &Addr, sock: (u16, u16, u16), text: &str, port: Option<u16>) {
         check(unsafe { libc::bind(fd, a.ptr(), a.len) }, "bind");
         let mut e = ev("bind", sock);
         e.fd = Some(fd);
+        e.inode = Some(inode_of(fd));
+        (e.laddr, e.lport) = local_end(fd);
         e.addr = Some(text.to_string());
         e.port = port;
         self.0.push(e);
@@ -236,6 +340,14 @@ impl Log {
         let err = if r < 0 { errno() } else { 0 };
         let mut e = ev("connect", sock);
         e.fd = Some(fd);
+        e.inode = Some(inode_of(fd));
+        (e.laddr, e.lport) = local_end(fd);
+        if e.lport.is_some() && (err == 0 || err == libc::EINPROGRESS) {
+            // The peer it connected (or is connecting) to; a refused
+            // connect leaves the socket with none (tcp_done() after the
+            // RST; the address asked for is in `addr`).
+            (e.raddr, e.rport) = (Some(text.to_string()), port);
+        }
         e.errno = (err != 0).then_some(err);
         e.addr = Some(text.to_string());
         e.port = port;
@@ -271,6 +383,11 @@ impl Log {
         let mut e = ev(if four { "accept4" } else { "accept" }, sock);
         e.fd = Some(fd);
         e.fd2 = Some(nfd);
+        e.inode = Some(inode_of(nfd));
+        (e.laddr, e.lport) = local_end(nfd);
+        if e.lport.is_some() {
+            (e.raddr, e.rport) = (peer.0.clone(), peer.1);
+        }
         e.addr = peer.0;
         e.port = peer.1;
         self.0.push(e);
@@ -283,6 +400,7 @@ impl Log {
         assert_eq!(r, n as isize, "workload: short send");
         let mut e = ev("send", sock);
         e.bytes = Some(n as i64);
+        e.inode = Some(inode_of(fd));
         self.0.push(e);
     }
 
@@ -292,8 +410,35 @@ impl Log {
         assert_eq!(r, n as isize, "workload: short recv");
         let mut e = ev("recv", sock);
         e.bytes = Some(n as i64);
+        e.inode = Some(inode_of(fd));
         self.0.push(e);
     }
+}
+
+/// Waits until a non-blocking connect on `fd` has completed (poll for
+/// POLLOUT, as programs do), and checks that it succeeded.
+fn wait_writable(fd: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    check(unsafe { libc::poll(&mut p, 1, 5000) }, "poll");
+    let mut err: i32 = 0;
+    let mut len = size_of::<i32>() as libc::socklen_t;
+    check(
+        unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut i32).cast(),
+                &mut len,
+            )
+        },
+        "getsockopt SO_ERROR",
+    );
+    assert_eq!(err, 0, "workload: non-blocking connect failed");
 }
 
 fn close(fd: i32) {
@@ -311,7 +456,8 @@ fn tcp(log: &mut Log, v6: bool, four: bool) {
     let mk = |p| if v6 { Addr::v6(p) } else { Addr::v4(p) };
     let l = log.socket(fam, libc::SOCK_STREAM, sock);
     log.bind(l, &mk(0), sock, text, Some(0));
-    check(unsafe { libc::listen(l, 8) }, "listen");
+    log.listen(l, 8, sock);
+    log.1.push(format!("L\t{}", inode_of(l)));
     let port = local_addr(l).port();
     let c = log.socket(fam, libc::SOCK_STREAM, sock);
     assert_eq!(log.connect(c, &mk(port), sock, text, Some(port)), 0);
@@ -321,22 +467,33 @@ fn tcp(log: &mut Log, v6: bool, four: bool) {
     log.recv(a, 100, sock);
     log.send(a, 200, sock);
     log.recv(c, 200, sock);
+    let session = |c, a, sent, received| Session {
+        client: inode_of(c),
+        server: inode_of(a),
+        sent,
+        received,
+    };
+    log.1.push(session(c, a, 100, 200).to_line());
     if !v6 {
         // accept with no address buffer: the peer comes from the kernel's socket.
         let c2 = log.socket(fam, libc::SOCK_STREAM, sock);
         assert_eq!(log.connect(c2, &mk(port), sock, text, Some(port)), 0);
         let c2port = local_addr(c2).port();
         let a2 = log.accept(l, false, false, sock, (Some(text.into()), Some(c2port)));
+        log.1.push(session(c2, a2, 0, 0).to_line());
         // A non-blocking connect: on loopback it usually returns EINPROGRESS;
         // whatever it returns is what the capture must show.
         let nb = log.socket(fam, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, sock);
         log.connect(nb, &mk(port), sock, text, Some(port));
+        wait_writable(nb);
+        log.1.push(format!("N\t{}", inode_of(nb)));
         // A refused connect: nothing listens on port 1 in our namespace.
         let r = log.socket(fam, libc::SOCK_STREAM, sock);
         assert_eq!(
             log.connect(r, &mk(1), sock, text, Some(1)),
             libc::ECONNREFUSED
         );
+        log.1.push(format!("F\t{}", inode_of(r)));
         for fd in [c2, a2, nb, r] {
             close(fd);
         }
@@ -368,7 +525,7 @@ fn unix(log: &mut Log, dir: &str) {
     let _ = std::fs::remove_file(&path);
     let l = log.socket(libc::AF_UNIX, libc::SOCK_STREAM, sock);
     log.bind(l, &Addr::unix(&path), sock, &path, None);
-    check(unsafe { libc::listen(l, 8) }, "listen");
+    log.listen(l, 8, sock);
     let c = log.socket(libc::AF_UNIX, libc::SOCK_STREAM, sock);
     assert_eq!(log.connect(c, &Addr::unix(&path), sock, &path, None), 0);
     // An unbound UNIX peer has no name: the kernel returns only sun_family.
@@ -389,6 +546,7 @@ fn socketpair(log: &mut Log) {
     let mut e = ev("socketpair", sock);
     e.fd = Some(sv[0]);
     e.fd2 = Some(sv[1]);
+    e.inode = Some(inode_of(sv[0]));
     log.0.push(e);
     log.send(sv[0], 50, sock);
     log.recv(sv[1], 50, sock);
@@ -452,7 +610,7 @@ pub fn child_main(scenario: &str) -> ! {
     let mut out = std::io::stdout().lock();
     match scenario {
         "known" => {
-            let mut log = Log(Vec::new());
+            let mut log = Log(Vec::new(), Vec::new());
             tcp(&mut log, false, false);
             tcp(&mut log, true, true);
             udp(&mut log);
@@ -462,9 +620,12 @@ pub fn child_main(scenario: &str) -> ! {
             let sock = (AF_INET, STREAM, TCP);
             let l = log.socket(libc::AF_INET, libc::SOCK_STREAM, sock);
             log.bind(l, &Addr::v4(0), sock, "127.0.0.1", Some(0));
-            check(unsafe { libc::listen(l, 8) }, "listen");
+            log.listen(l, 8, sock);
             for e in &log.0 {
                 writeln!(out, "{}", e.to_line()).unwrap();
+            }
+            for line in &log.1 {
+                writeln!(out, "{line}").unwrap();
             }
             writeln!(out, "inflight {l}").unwrap();
             writeln!(out, "done").unwrap();
@@ -474,7 +635,7 @@ pub fn child_main(scenario: &str) -> ! {
         "hostile" => {
             let name = CString::new(HOSTILE_COMM).unwrap();
             unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
-            let mut log = Log(Vec::new());
+            let mut log = Log(Vec::new(), Vec::new());
             let path = format!("{dir}/{HOSTILE_SOCKET}");
             let sock = (AF_UNIX, STREAM, 0);
             let u = log.socket(libc::AF_UNIX, libc::SOCK_STREAM, sock);
