@@ -13,6 +13,7 @@ use crate::{
 
 pub const TESTS: Tests = crate::tests![
     known_workload_exactly,
+    retransmits_are_recorded,
     known_workload_through_raw_tracepoints,
     known_workload_through_fallback_probes,
     known_workload_through_syscall_probes,
@@ -87,6 +88,65 @@ fn is_tcp(row: &Row) -> bool {
 fn known_workload_exactly() -> TestResult {
     let best = has_sock_length_tracepoints().then_some("tp_btf:sock_send_length");
     known_workload(&[], best)
+}
+
+/// A segment lost on the way and sent again is in the capture as a
+/// `tcp_retransmit` row of the sender's socket, with both ends and the
+/// state, although the kernel retransmits from a timer, in softirq, on
+/// behalf of no task: with `-p PID` such rows are kept because the
+/// socket's connect was (filter.rs's `should_trace_sock`).
+fn retransmits_are_recorded() -> TestResult {
+    let dir = TempDir::new("retransmit");
+    let out = dir.path().join("r.parquet");
+    let mut wl = workload("retransmit", dir.path())?;
+    let pid = wl.pid().to_string();
+    let rec = recorder(&["-o", out.to_str().unwrap(), "-p", &pid], &[])?;
+    wl.go().map_err(text)?;
+    let lines = wl.read_until("done").map_err(text)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = rec.stop(libc::SIGINT).map_err(text)?;
+    ensure!(
+        stopped.success(),
+        "sockrec record failed: {}",
+        stopped.stderr_text()
+    );
+    let (lport, rport, inode): (u16, u16, u64) = lines
+        .iter()
+        .find_map(|l| {
+            let f: Vec<&str> = l.strip_prefix("R\t")?.split('\t').collect();
+            Some((f[0].parse().ok()?, f[1].parse().ok()?, f[2].parse().ok()?))
+        })
+        .ok_or_else(|| format!("the workload did not say what it sent: {lines:?}"))?;
+    let cap = capture::read(&out)?;
+    let connect = cap
+        .rows
+        .iter()
+        .find(|r| r.kind == "connect" && r.inode == Some(inode))
+        .ok_or("no connect of the sender")?;
+    let retransmits: Vec<&Row> = cap
+        .rows
+        .iter()
+        .filter(|r| r.kind == "tcp_retransmit")
+        .collect();
+    ensure!(
+        !retransmits.is_empty(),
+        "no tcp_retransmit row; TCP rows: {:#?}",
+        cap.rows.iter().filter(|r| is_tcp(r)).collect::<Vec<_>>()
+    );
+    for r in &retransmits {
+        ensure!(
+            r.lport == Some(lport)
+                && r.rport == Some(rport)
+                && r.laddr.as_deref() == Some("127.0.0.1")
+                && r.raddr.as_deref() == Some("127.0.0.1")
+                && r.state.as_deref() == Some("ESTABLISHED")
+                && r.sock == connect.sock
+                && r.inode == Some(inode)
+                && r.family == libc::AF_INET as u16,
+            "retransmit of another socket, or wrong: {r:?}, want {lport} -> {rport}, inode {inode}"
+        );
+    }
+    Ok(())
 }
 
 /// Whether this kernel has `sock:sock_send_length` (Linux 6.3+); before it,

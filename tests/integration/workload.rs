@@ -13,6 +13,9 @@
 //! - `udp-loop`: UDP send/recv pairs until killed.
 //! - `udp-count N`: exactly N UDP send/recv pairs as fast as it can, then
 //!   `did N` (the loss test counts rows + lost against it).
+//! - `retransmit`: a TCP connection over IPv4 whose receiver drops the
+//!   first segments of data, so they are retransmitted; prints `R LPORT
+//!   RPORT INODE` of the sender.
 //! - `hostile`: renames itself [`HOSTILE_COMM`] (escape sequences), binds
 //!   a UNIX socket at a path with escapes in it and connects to a closed
 //!   TCP port.
@@ -604,8 +607,12 @@ pub fn child_main(scenario: &str) -> ! {
     // make its UNIX socket in the test's directory.
     let cdir = CString::new(dir.as_str()).unwrap();
     check(unsafe { libc::chmod(cdir.as_ptr(), 0o777) }, "chmod");
-    check(unsafe { libc::setresgid(UID, UID, UID) }, "setresgid");
-    check(unsafe { libc::setresuid(UID, UID, UID) }, "setresuid");
+    // `retransmit` keeps root: this kernel refuses its socket filter to
+    // nobody (EPERM).
+    if scenario != "retransmit" {
+        check(unsafe { libc::setresgid(UID, UID, UID) }, "setresgid");
+        check(unsafe { libc::setresuid(UID, UID, UID) }, "setresuid");
+    }
     sockrec_devkit::workload::ready_then_wait_for_go().unwrap();
     let mut out = std::io::stdout().lock();
     match scenario {
@@ -631,6 +638,71 @@ pub fn child_main(scenario: &str) -> ! {
             writeln!(out, "done").unwrap();
             out.flush().unwrap();
             unsafe { libc::accept(l, std::ptr::null_mut(), std::ptr::null_mut()) };
+        }
+        "retransmit" => {
+            // A TCP connection whose receiver drops what arrives for a
+            // while: the sender retransmits. The drop is a socket filter
+            // (SO_ATTACH_FILTER, classic BPF `ret #0`) on the accepted
+            // socket, which tcp_v4_rcv() applies before TCP sees the
+            // segment (tcp_filter(), net/ipv4/tcp_ipv4.c): the segment is
+            // lost on the way in, as with an nftables drop rule, but with
+            // nothing to install and no privilege, on every kernel the
+            // tests boot.
+            let sock = (AF_INET, STREAM, TCP);
+            let mut log = Log(Vec::new(), Vec::new());
+            let l = log.socket(libc::AF_INET, libc::SOCK_STREAM, sock);
+            log.bind(l, &Addr::v4(0), sock, "127.0.0.1", Some(0));
+            log.listen(l, 8, sock);
+            let port = local_addr(l).port();
+            let c = log.socket(libc::AF_INET, libc::SOCK_STREAM, sock);
+            log.connect(c, &Addr::v4(port), sock, "127.0.0.1", Some(port));
+            let a = log.accept(l, false, true, sock, (None, None));
+            let mut drop_all = [libc::sock_filter {
+                code: (libc::BPF_RET | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            }];
+            let prog = libc::sock_fprog {
+                len: 1,
+                filter: drop_all.as_mut_ptr(),
+            };
+            let set = |opt, val: *const libc::c_void, len| {
+                check(
+                    unsafe { libc::setsockopt(a, libc::SOL_SOCKET, opt, val, len) },
+                    "setsockopt",
+                )
+            };
+            set(
+                libc::SO_ATTACH_FILTER,
+                (&prog as *const libc::sock_fprog).cast(),
+                size_of::<libc::sock_fprog>() as u32,
+            );
+            let buf = [1u8; 1000];
+            check(
+                unsafe { libc::send(c, buf.as_ptr().cast(), buf.len(), 0) } as i32,
+                "send",
+            );
+            // The first retransmit comes after the RTO, at least 200 ms
+            // (TCP_RTO_MIN), or sooner as a tail loss probe.
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            // (An int's room: setsockopt(2) refuses anything shorter.)
+            let zero: i32 = 0;
+            set(
+                libc::SO_DETACH_FILTER,
+                (&zero as *const i32).cast(),
+                size_of::<i32>() as u32,
+            );
+            let mut got = [0u8; 1000];
+            let n = unsafe { libc::recv(a, got.as_mut_ptr().cast(), got.len(), libc::MSG_WAITALL) };
+            assert_eq!(n, 1000, "workload: the retransmitted data never came");
+            let lport = local_addr(c).port();
+            writeln!(out, "R\t{lport}\t{port}\t{}", inode_of(c)).unwrap();
+            for fd in [a, c, l] {
+                close(fd);
+            }
+            writeln!(out, "done").unwrap();
+            out.flush().unwrap();
         }
         "hostile" => {
             let name = CString::new(HOSTILE_COMM).unwrap();
