@@ -117,6 +117,11 @@ pub fn probes() -> Result<()> {
         print!("{}", o.render());
     }
     // As the capture's sockrec.probes ends (`programs=task:btf,calls:slots`).
-    println!("{:<11} {}", "programs", code.summary());
+    println!(
+        "{:<width$} {}",
+        "programs",
+        code.summary(),
+        width = sockrec_recorder::probes::NAME_WIDTH
+    );
     Ok(())
 }

@@ -36,6 +36,9 @@ use sockrec_common::EventKind;
 /// unused): what the writer names in the `probe` column.
 pub type ProbeOfKind = [&'static str; EventKind::ALL.len() + 1];
 
+/// The width of the first column of `sockrec probes`: the longest kind's name.
+pub const NAME_WIDTH: usize = "tcp_retransmit".len();
+
 /// How a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attach {
@@ -324,12 +327,12 @@ impl ProbeOutcome {
     /// one line, then one indented line per way passed over.
     pub fn render(&self) -> String {
         let mut s = format!(
-            "{:<11} {}\n",
+            "{:<NAME_WIDTH$} {}\n",
             self.kind.name(),
             self.attached.unwrap_or("none: not recorded")
         );
         for (way, why) in &self.skipped {
-            s.push_str(&format!("{:<11}   not {way}: {why}\n", ""));
+            s.push_str(&format!("{:<NAME_WIDTH$}   not {way}: {why}\n", ""));
         }
         s
     }

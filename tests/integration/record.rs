@@ -157,14 +157,16 @@ fn has_sock_length_tracepoints() -> bool {
         .any(|t| Path::new(t).join("events/sock/sock_send_length").exists())
 }
 
-/// The same capture when messages come from the raw tracepoints (helpers
-/// and `bpf_probe_read_kernel` where the first way has plain loads).
+/// The same capture when messages and TCP state changes come from the raw
+/// tracepoints (helpers and `bpf_probe_read_kernel` where the first way
+/// has plain loads).
 fn known_workload_through_raw_tracepoints() -> TestResult {
     let next = has_sock_length_tracepoints().then_some("rawtracepoint:sock_send_length");
     known_workload(
         &[(
             "SOCKREC_EXCLUDE_PROBES",
-            "tp_btf:sock_send_length,tp_btf:sock_recv_length",
+            "tp_btf:sock_send_length,tp_btf:sock_recv_length,\
+             tp_btf:inet_sock_set_state,tp_btf:tcp_retransmit_skb",
         )],
         next,
     )
@@ -348,6 +350,29 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
                 "{r:?}"
             );
         }
+    }
+    // TCP state changes come from the first way (BTF) unless it is excluded.
+    let excluded = env
+        .iter()
+        .any(|(k, v)| *k == "SOCKREC_EXCLUDE_PROBES" && v.contains("tp_btf:inet_sock_set_state"));
+    let want_tcp = if excluded {
+        "rawtracepoint:inet_sock_set_state"
+    } else {
+        "tp_btf:inet_sock_set_state"
+    };
+    for r in cap.rows.iter().filter(|r| is_tcp(r)) {
+        ensure!(
+            r.kind != "tcp_state" || r.probe == want_tcp,
+            "tcp_state caught by {:?}, want {want_tcp}",
+            r.probe
+        );
+        let planned = format!("{}={} ", r.kind, r.probe);
+        ensure!(
+            probes.contains(&planned),
+            "probe {:?} for {} is not in the plan {probes:?}",
+            r.probe,
+            r.kind
+        );
     }
     connections_match_workload(&cap.rows, &lines)?;
     let mut got: Vec<Expected> = done
