@@ -910,24 +910,25 @@ fn probes_lists_the_plan() -> TestResult {
         "connect",
         "accept",
         "accept4",
+        "listen",
     ] {
-        let want = format!("{kind:<11} tracepoint:syscalls:sys_enter_{kind}\n");
+        let want = format!("{kind:<14} tracepoint:syscalls:sys_enter_{kind}\n");
         ensure!(text.contains(&want), "no {want:?} in {text}");
     }
     if has_sock_length_tracepoints() {
         ensure!(
-            text.contains("send        tp_btf:sock_send_length\n"),
+            text.contains("send           tp_btf:sock_send_length\n"),
             "{text}"
         );
         ensure!(
-            text.contains("recv        tracepoint:sock:sock_recv_length\n"),
+            text.contains("recv           tracepoint:sock:sock_recv_length\n"),
             "{text}"
         );
     } else {
         // Before 6.3: the trampoline or kprobe ways, with why the tracepoints failed.
         for kind in ["send", "recv"] {
-            let fexit = format!("{kind:<11} fexit:");
-            let kprobe = format!("{kind:<11} kprobe:");
+            let fexit = format!("{kind:<14} fexit:");
+            let kprobe = format!("{kind:<14} kprobe:");
             ensure!(text.contains(&fexit) || text.contains(&kprobe), "{text}");
         }
         ensure!(
@@ -941,11 +942,21 @@ fn probes_lists_the_plan() -> TestResult {
     );
     // The newer code from 5.12 on; before, the helpers and the hash map.
     let want = if kernel_before(5, 12) {
-        "programs    task:helpers,calls:hash\n"
+        "programs       task:helpers,calls:hash\n"
     } else {
-        "programs    task:btf,calls:slots\n"
+        "programs       task:btf,calls:slots\n"
     };
     ensure!(text.contains(want), "{text}");
+
+    // TCP state changes and retransmits: the BTF tracepoints on every
+    // kernel the tests boot (5.10+).
+    for (kind, tp) in [
+        ("tcp_state", "inet_sock_set_state"),
+        ("tcp_retransmit", "tcp_retransmit_skb"),
+    ] {
+        let want = format!("{kind:<14} tp_btf:{tp}\n");
+        ensure!(text.contains(&want), "no {want:?} in {text}");
+    }
     Ok(())
 }
 

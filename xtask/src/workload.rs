@@ -12,11 +12,15 @@ use std::{
 /// (what the benchmarks turn operations into events with):
 /// - `udp`: a send and a recv;
 /// - `tcp`: socket + connect (client), accept4 (server), one send and one
-///   recv (`close` is not a traced call).
+///   recv (`close` is not a traced call), and the two sockets' ten TCP
+///   state changes: the client's CLOSE→SYN_SENT→ESTABLISHED, the server
+///   side's LISTEN→SYN_RECV→ESTABLISHED, and the close: ESTABLISHED→
+///   FIN_WAIT1→FIN_WAIT2→CLOSE on the side that closes first,
+///   ESTABLISHED→CLOSE_WAIT→LAST_ACK→CLOSE on the other.
 pub fn events_per_op(kind: &str) -> u64 {
     match kind {
         "udp" => 2,
-        "tcp" => 5,
+        "tcp" => 15,
         _ => 0,
     }
 }
