@@ -15,6 +15,7 @@ use anyhow::{Context as _, Result, anyhow};
 use arrow_array::{Array, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+use crate::render::{self, Col, Hists, Maps, Table};
 use crate::session::QueryResult;
 use sockrec_capture::terminal::escape;
 
@@ -24,7 +25,24 @@ pub struct Report {
     pub name: &'static str,
     /// The query, from `queries/NAME.sql`.
     pub sql: &'static str,
-    render: fn(&QueryResult, &mut dyn Write) -> Result<()>,
+    /// The capture columns it reads that not every capture has (format v2's
+    /// `sock`, `inode`...): a capture without one can't answer it, and
+    /// `sockrec query` says so before running the SQL (whose missing
+    /// columns would read as NULL, and the report come out empty).
+    pub needs: &'static [&'static str],
+    render: Render,
+}
+
+/// How a report's rows are laid out in `--format tool`.
+enum Render {
+    /// A renderer of its own.
+    Fn(fn(&QueryResult, &mut dyn Write) -> Result<()>),
+    /// A printf table ([`render::Table`]).
+    Table(&'static render::Table),
+    /// bpftrace `hist()` maps ([`render::Hists`]).
+    Hists(&'static render::Hists),
+    /// bpftrace count maps ([`render::Maps`]).
+    Maps(&'static render::Maps),
 }
 
 impl Report {
@@ -41,33 +59,65 @@ impl Report {
 
     /// Prints `result` (of this report's SQL) the way the tool does.
     pub fn render(&self, result: &QueryResult, out: &mut dyn Write) -> Result<()> {
-        (self.render)(result, out).with_context(|| format!("rendering {}", self.name))
+        match &self.render {
+            Render::Fn(f) => f(result, out),
+            Render::Table(t) => t.write(result, out),
+            Render::Hists(h) => h.write(result, out),
+            Render::Maps(m) => m.write(result, out),
+        }
+        .with_context(|| format!("rendering {}", self.name))
     }
 }
 
-/// All built-in reports, in `--list` order.
-pub const REPORTS: &[Report] = &[
-    Report {
-        name: "sockstat",
-        sql: include_str!("../../queries/sockstat.sql"),
-        render: render_sockstat,
-    },
-    Report {
-        name: "sofamily",
-        sql: include_str!("../../queries/sofamily.sql"),
-        render: render_sofamily,
-    },
-    Report {
-        name: "soprotocol",
-        sql: include_str!("../../queries/soprotocol.sql"),
-        render: render_soprotocol,
-    },
-    Report {
-        name: "soconnect",
-        sql: include_str!("../../queries/soconnect.sql"),
-        render: render_soconnect,
-    },
-];
+/// `NAME needs [COLUMNS] => RENDER;`: a [`Report`] of `queries/NAME.sql`.
+macro_rules! reports {
+    ($($name:literal needs [$($col:literal),*] => $render:expr;)*) => {
+        /// All built-in reports, in `--list` order.
+        pub const REPORTS: &[Report] = &[$(Report {
+            name: $name,
+            sql: include_str!(concat!("../../queries/", $name, ".sql")),
+            needs: &[$($col),*],
+            render: $render,
+        },)*];
+    };
+}
+
+reports! {
+    "sockstat" needs [] => Render::Fn(render_sockstat);
+    "sofamily" needs [] => Render::Fn(render_sofamily);
+    "soprotocol" needs [] => Render::Fn(render_soprotocol);
+    "soconnect" needs [] => Render::Fn(render_soconnect);
+    "soaccept" needs [] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 6),
+            Col::l("PROCESS", "process", 16),
+            Col::l("FAM", "fam", 3),
+            Col::l("ADDRESS", "address", 16),
+            Col::l("PORT", "port", 5),
+            Col::l("RESULT", "result", 0),
+        ],
+    });
+    "udpconnect" needs [] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 6),
+            Col::l("COMM", "comm", 16),
+            Col::l("IP", "ip", 2),
+            Col::l("RADDR", "raddr", 16),
+            Col::l("RPORT", "rport", 5),
+        ],
+    });
+    "socketio" needs ["inode", "rport"] => Render::Maps(&Maps {
+        banner: &[],
+        keys: &["comm", "pid", "dir", "protocol", "port"],
+    });
+    "socksize" needs [] => Render::Hists(&Hists {
+        banner: &[],
+        keys: &["comm"],
+    });
+}
 
 /// The report called `name` (`sofamily` or `sofamily.sql`).
 pub fn find(name: &str) -> Option<&'static Report> {
@@ -78,7 +128,7 @@ pub fn find(name: &str) -> Option<&'static Report> {
 /// The cells of the named columns, row by row, as text (NULL as empty),
 /// [escaped](sockrec_capture::terminal::escape) for the terminal. Timestamps show as
 /// `HH:MM:SS`, bpftrace's `time()`.
-fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
+pub(crate) fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default()
         .with_timestamp_format(Some("%H:%M:%S"))
         .with_timestamp_tz_format(Some("%H:%M:%S"));
@@ -103,7 +153,10 @@ fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     Ok(out)
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a std::sync::Arc<dyn Array>> {
+pub(crate) fn column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a std::sync::Arc<dyn Array>> {
     batch
         .column_by_name(name)
         .ok_or_else(|| anyhow!("the query has no column {name:?}"))
@@ -111,7 +164,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a std::sync::Arc<d
 
 /// bpftrace map lines, `@map[k1, k2]: count`, from rows of `map`, the keys
 /// and `count`, already sorted; an empty line after each map.
-fn write_maps(rows: &[Vec<String>], out: &mut dyn Write) -> Result<()> {
+pub(crate) fn write_maps(rows: &[Vec<String>], out: &mut dyn Write) -> Result<()> {
     for (i, row) in rows.iter().enumerate() {
         let (map, rest) = row.split_first().expect("map column");
         let (count, keys) = rest.split_last().expect("count column");
