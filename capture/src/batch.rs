@@ -17,8 +17,11 @@ use arrow_array::builder::{
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
-use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
+use sockrec_common::{
+    AF_INET, AF_INET6, EventKind, FLAG_ENDS, FLAG_IN_FLIGHT, SocketEvent, TCP_STATES,
+};
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use crate::addr::SockAddr;
@@ -60,6 +63,17 @@ pub struct EventBatch {
     addr: StringBuilder,
     port: UInt16Builder,
     bytes: Int64Builder,
+    inode: UInt64Builder,
+    sock: UInt64Builder,
+    laddr: StringBuilder,
+    lport: UInt16Builder,
+    raddr: StringBuilder,
+    rport: UInt16Builder,
+    old_state: StateNames,
+    state: StateNames,
+    backlog: UInt32Builder,
+    tx_bytes: UInt64Builder,
+    rx_bytes: UInt64Builder,
     rows: usize,
 }
 
@@ -95,6 +109,17 @@ impl EventBatch {
             addr: StringBuilder::with_capacity(n, n * 16),
             port: UInt16Builder::with_capacity(n),
             bytes: Int64Builder::with_capacity(n),
+            inode: UInt64Builder::with_capacity(n),
+            sock: UInt64Builder::with_capacity(n),
+            laddr: StringBuilder::new(),
+            lport: UInt16Builder::with_capacity(n),
+            raddr: StringBuilder::new(),
+            rport: UInt16Builder::with_capacity(n),
+            old_state: StateNames::default(),
+            state: StateNames::default(),
+            backlog: UInt32Builder::with_capacity(n),
+            tx_bytes: UInt64Builder::with_capacity(n),
+            rx_bytes: UInt64Builder::with_capacity(n),
             rows: 0,
         }
     }
@@ -130,8 +155,9 @@ impl EventBatch {
         self.fd.append_option((ev.fd != -1).then_some(ev.fd));
         self.fd2.append_option((ev.fd2 != -1).then_some(ev.fd2));
 
-        // A call still in flight has no return value yet.
-        let ret = (!in_flight).then_some(ev.ret);
+        // A call still in flight has no return value yet; TCP events have none.
+        let is_tcp = matches!(kind, Some(EventKind::TcpState | EventKind::TcpRetransmit));
+        let ret = (!in_flight && !is_tcp).then_some(ev.ret);
         self.ret.append_option(ret);
         self.errno.append_option(
             ret.filter(|&r| r < 0)
@@ -156,10 +182,52 @@ impl EventBatch {
         }
         self.port.append_option(addr.and_then(|a| a.port()));
 
+        let is_message = kind.is_some_and(EventKind::is_message);
         self.bytes
-            .append_option(ret.filter(|&r| !is_call && r >= 0));
+            .append_option(ret.filter(|&r| is_message && r >= 0));
 
+        self.push_connection(ev, kind);
         self.rows += 1;
+    }
+
+    /// The columns of format version 2: the socket's identity and ends,
+    /// TCP states and byte counts, listen's backlog.
+    fn push_connection(&mut self, ev: &SocketEvent, kind: Option<EventKind>) {
+        self.inode
+            .append_option((ev.inode != 0).then_some(ev.inode));
+        self.sock.append_option((ev.sock != 0).then_some(ev.sock));
+        let ends = ev.flags & FLAG_ENDS != 0;
+        let local = ends.then(|| end_addr(ev.family, &ev.laddr)).flatten();
+        // Not connected: the peer is all zeros (a listener, an unconnected UDP socket).
+        let remote = (ends && ev.rport != 0)
+            .then(|| end_addr(ev.family, &ev.raddr))
+            .flatten();
+        for (addr, port, text, port_col) in [
+            (local, ev.lport, &mut self.laddr, &mut self.lport),
+            (remote, ev.rport, &mut self.raddr, &mut self.rport),
+        ] {
+            match addr {
+                Some(a) => {
+                    let _ = write!(text, "{a}");
+                    text.append_value("");
+                    port_col.append_value(port);
+                }
+                None => {
+                    text.append_null();
+                    port_col.append_null();
+                }
+            }
+        }
+        let tcp_state = kind == Some(EventKind::TcpState);
+        let has_state = tcp_state || kind == Some(EventKind::TcpRetransmit);
+        self.old_state.push(tcp_state.then_some(ev.old_state));
+        self.state.push(has_state.then_some(ev.state));
+        self.backlog
+            .append_option((kind == Some(EventKind::Listen)).then_some(ev.backlog));
+        self.tx_bytes
+            .append_option(tcp_state.then_some(ev.tx_bytes));
+        self.rx_bytes
+            .append_option(tcp_state.then_some(ev.rx_bytes));
     }
 
     /// Turns the rows pushed so far into a [`RecordBatch`] of the capture
@@ -197,9 +265,55 @@ impl EventBatch {
             Arc::new(self.addr.finish()),
             Arc::new(self.port.finish()),
             Arc::new(self.bytes.finish()),
+            Arc::new(self.inode.finish()),
+            Arc::new(self.sock.finish()),
+            Arc::new(self.laddr.finish()),
+            Arc::new(self.lport.finish()),
+            Arc::new(self.raddr.finish()),
+            Arc::new(self.rport.finish()),
+            self.old_state.finish()?,
+            self.state.finish()?,
+            Arc::new(self.backlog.finish()),
+            Arc::new(self.tx_bytes.finish()),
+            Arc::new(self.rx_bytes.finish()),
         ];
         RecordBatch::try_new(capture_schema(), columns)
             .context("building a record batch of the capture schema")
+    }
+}
+
+/// An address of a socket's end, from the kernel's bytes (network order,
+/// IPv4 in the first four) for the socket's `family`.
+fn end_addr(family: u16, raw: &[u8; 16]) -> Option<IpAddr> {
+    match family {
+        AF_INET => Some(IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))),
+        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*raw))),
+        _ => None,
+    }
+}
+
+/// A nullable dictionary column of TCP state names: the key is the
+/// kernel's state number itself, the values [`TCP_STATES`] (and `UNKNOWN`
+/// after them, for a number this build does not know).
+#[derive(Default)]
+struct StateNames {
+    keys: Vec<Option<i32>>,
+}
+
+impl StateNames {
+    fn push(&mut self, state: Option<u8>) {
+        self.keys
+            .push(state.map(|s| (s as usize).min(TCP_STATES.len()) as i32));
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef> {
+        let keys = Int32Array::from(std::mem::take(&mut self.keys));
+        let mut names: Vec<&str> = TCP_STATES.to_vec();
+        names.push("UNKNOWN");
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+            keys,
+            Arc::new(StringArray::from(names)),
+        )?))
     }
 }
 

@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(value(&kv, schema::META_COMPLETE).as_deref(), Some("true"));
         assert_eq!(
             value(&kv, schema::META_FORMAT_VERSION).as_deref(),
-            Some("1")
+            Some(schema::FORMAT_VERSION.to_string().as_str())
         );
         assert_eq!(kv.len(), 11);
         assert!(kv.iter().all(|kv| kv.key.starts_with("sockrec.")));
@@ -291,6 +291,7 @@ mod tests {
         assert_eq!(
             m,
             CaptureMeta {
+                format_version: 1,
                 lost: vec![4, 5],
                 start_ns: 7,
                 ..CaptureMeta::default()
@@ -324,7 +325,10 @@ mod tests {
         );
         assert_eq!(
             err(&[(schema::META_FORMAT_VERSION, "99")]),
-            "capture format version 99 is newer than this sockrec understands (1)"
+            format!(
+                "capture format version 99 is newer than this sockrec understands ({})",
+                schema::FORMAT_VERSION
+            )
         );
         assert_eq!(
             err(&[

@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// The version of the capture format this crate writes, and the newest it
 /// reads. Stored as [`META_FORMAT_VERSION`].
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Format version of the file (decimal). Its presence is what makes a Parquet
 /// file a sockrec capture.
@@ -70,7 +70,35 @@ pub mod col {
     pub const ADDR: &str = "addr";
     pub const PORT: &str = "port";
     pub const BYTES: &str = "bytes";
+    // Format version 2: connections.
+    pub const INODE: &str = "inode";
+    pub const SOCK: &str = "sock";
+    pub const LADDR: &str = "laddr";
+    pub const LPORT: &str = "lport";
+    pub const RADDR: &str = "raddr";
+    pub const RPORT: &str = "rport";
+    pub const OLD_STATE: &str = "old_state";
+    pub const STATE: &str = "state";
+    pub const BACKLOG: &str = "backlog";
+    pub const TX_BYTES: &str = "tx_bytes";
+    pub const RX_BYTES: &str = "rx_bytes";
 }
+
+/// The columns format version 1 did not have, each with the first version
+/// that has it: a report that needs one says so of an older capture.
+pub const ADDED_COLUMNS: [(&str, u32); 11] = [
+    (col::INODE, 2),
+    (col::SOCK, 2),
+    (col::LADDR, 2),
+    (col::LPORT, 2),
+    (col::RADDR, 2),
+    (col::RPORT, 2),
+    (col::OLD_STATE, 2),
+    (col::STATE, 2),
+    (col::BACKLOG, 2),
+    (col::TX_BYTES, 2),
+    (col::RX_BYTES, 2),
+];
 
 /// The time zone of the `time` column: captures store absolute instants, and
 /// tagging them UTC makes DuckDB/pandas show them as such rather than as
@@ -123,6 +151,17 @@ fn build_schema() -> SchemaRef {
         f(col::ADDR, Utf8, true),
         f(col::PORT, UInt16, true),
         f(col::BYTES, Int64, true),
+        f(col::INODE, UInt64, true),
+        f(col::SOCK, UInt64, true),
+        f(col::LADDR, Utf8, true),
+        f(col::LPORT, UInt16, true),
+        f(col::RADDR, Utf8, true),
+        f(col::RPORT, UInt16, true),
+        f(col::OLD_STATE, names(), true),
+        f(col::STATE, names(), true),
+        f(col::BACKLOG, UInt32, true),
+        f(col::TX_BYTES, UInt64, true),
+        f(col::RX_BYTES, UInt64, true),
     ]))
 }
 
@@ -135,7 +174,11 @@ mod tests {
         let schema = capture_schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names.first(), Some(&col::TIME));
-        assert_eq!(names.last(), Some(&col::BYTES));
+        assert_eq!(names.last(), Some(&col::RX_BYTES));
+        // Version 1's columns first, as they were; then the added ones.
+        let v1 = names.iter().position(|&n| n == col::BYTES).unwrap();
+        let added: Vec<&str> = ADDED_COLUMNS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names[v1 + 1..], added[..]);
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();

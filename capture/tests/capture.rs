@@ -17,7 +17,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use sockrec_capture::{CaptureInfo, CaptureMeta, CaptureWriter, capture_schema};
+use sockrec_capture::{CaptureInfo, CaptureMeta, CaptureWriter, FORMAT_VERSION, capture_schema};
 use sockrec_common::{EventKind, FLAG_IN_FLIGHT, SocketEvent};
 
 const BOOT: i64 = 1_700_000_000_000_000_000;
@@ -195,7 +195,10 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
     assert_eq!(rows(&batches), 4);
     assert_eq!(row_groups, 1);
     assert_eq!(kv_get(&kv, "sockrec.complete"), Some("false"));
-    assert_eq!(kv_get(&kv, "sockrec.format_version"), Some("1"));
+    assert_eq!(
+        kv_get(&kv, "sockrec.format_version"),
+        Some(FORMAT_VERSION.to_string().as_str())
+    );
     assert_eq!(kv_get(&kv, "sockrec.lost"), Some("3,4"));
     assert_eq!(kv_get(&kv, "sockrec.host"), Some("testhost"));
     let end: i64 = kv_get(&kv, "sockrec.end_ns").unwrap().parse().unwrap();
@@ -322,7 +325,7 @@ fn file_is_readable_after_each_flush_and_complete_after_finish() {
     let info = CaptureInfo::open(&path).unwrap();
     assert!(info.meta.complete);
     assert_eq!(info.rows, 7);
-    assert_eq!(info.meta.format_version, 1);
+    assert_eq!(info.meta.format_version, FORMAT_VERSION);
     assert_eq!(info.meta.host, "testhost");
     assert_eq!(info.meta.kernel, "6.1.0-test");
     assert_eq!(info.meta.lost, [5, 6]);
@@ -567,14 +570,15 @@ fn info_errors_are_one_clear_line() {
         &newer,
         vec![KeyValue::new(
             "sockrec.format_version".into(),
-            "2".to_string(),
+            (FORMAT_VERSION + 1).to_string(),
         )],
     );
     assert_eq!(
         err(&newer),
         format!(
-            "{}: capture format version 2 is newer than this sockrec understands (1)",
-            newer.display()
+            "{}: capture format version {} is newer than this sockrec understands ({FORMAT_VERSION})",
+            newer.display(),
+            FORMAT_VERSION + 1,
         )
     );
 

@@ -58,6 +58,17 @@ pub fn resolve(btf: &Btf) -> Result<KernelFields> {
         css_set_dfl_cgrp: f("css_set", "dfl_cgrp").unwrap_or_default(),
         cgroup_kn: f("cgroup", "kn").unwrap_or_default(),
         kernfs_node_id: f("kernfs_node", "id").unwrap_or_default(),
+        // What connections are made of (#13): optional, so a kernel that
+        // lacks one records the rest; the columns they fill are then null.
+        sk_socket: f("sock", "sk_socket").unwrap_or_default(),
+        file_inode: f("file", "f_inode").unwrap_or_default(),
+        inode_ino: f("inode", "i_ino").unwrap_or_default(),
+        sk_rcv_saddr: f("sock", "__sk_common.skc_rcv_saddr").unwrap_or_default(),
+        inet_sport: f("inet_sock", "inet_sport").unwrap_or_default(),
+        sk_v6_rcv_saddr: f("sock", "__sk_common.skc_v6_rcv_saddr").unwrap_or_default(),
+        sk_state: f("sock", "__sk_common.skc_state").unwrap_or_default(),
+        tcp_bytes_acked: f("tcp_sock", "bytes_acked").unwrap_or_default(),
+        tcp_bytes_received: f("tcp_sock", "bytes_received").unwrap_or_default(),
     })
 }
 
@@ -201,6 +212,13 @@ mod tests {
         assert_eq!(f.sk_daddr.size, 4);
         assert_eq!(f.sk_dport.size, 2);
         assert_eq!(f.sk_v6_daddr.size, 16);
+        // Connections: pointers, unsigned long, __be32, __u16, u64.
+        assert_eq!((f.sk_socket.size, f.file_inode.size), (8, 8));
+        assert_eq!(f.inode_ino.size, 8);
+        assert_eq!((f.sk_rcv_saddr.size, f.inet_sport.size), (4, 2));
+        assert_eq!(f.sk_v6_rcv_saddr.size, 16);
+        assert_eq!(f.sk_state.size, 1);
+        assert_eq!((f.tcp_bytes_acked.size, f.tcp_bytes_received.size), (8, 8));
         // sk_common is the first member of struct sock.
         assert!(f.sk_family.offset < 64);
         assert!(f.sk_protocol.size == 2 || f.sk_protocol.bits == 8);

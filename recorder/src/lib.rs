@@ -24,6 +24,7 @@ pub mod privileges;
 pub mod probes;
 pub mod recording;
 mod ring;
+mod sock_inodes;
 mod writer;
 
 pub use options::{Filters, RecordOptions};

@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::{
     EBPF_OBJECT, kernel_fields,
     options::Filters,
-    probes::{self, Attach, ProbeOutcome},
+    probes::{self, Attach, ProbeOfKind, ProbeOutcome},
 };
 
 /// Loaded and attached programs with the maps user space reads.
@@ -33,7 +33,7 @@ pub struct Loaded {
     /// Which code the programs run on this kernel.
     pub code: KernelCode,
     /// For each kind (indexed by its wire value), the probe that catches it.
-    pub probe_of_kind: [&'static str; 9],
+    pub probe_of_kind: ProbeOfKind,
 }
 
 /// Calls seen at entry and not at exit, where the programs keep them
@@ -193,7 +193,7 @@ pub fn load(filters: &Filters, buffer_bytes: u32, wakeup_bytes: u64) -> Result<L
     }
 
     let mut outcomes = Vec::new();
-    let mut probe_of_kind = [""; 9];
+    let mut probe_of_kind = [""; EventKind::ALL.len() + 1];
     let mut btf = None;
     for kind in EventKind::ALL {
         if mask & kind.bit() == 0 {

@@ -15,6 +15,11 @@
 //! |      | 6. kprobe + kretprobe `sock_sendmsg` (the seed's probe) | CONFIG_KPROBES |
 //! |      | 7. `syscalls:sys_enter/exit_{sendto,sendmsg}` tracepoints: send(2), sendto(2), sendmsg(2) only, not write(2) on a socket (see ebpf/sockrec-ebpf/src/probes/sock_msg_syscalls.rs) | all with syscall tracepoints |
 //! | recv | the same seven on `sock_recv_length` / `*_recvmsg` / `{recvfrom,recvmsg}` | |
+//! | listen | `syscalls:sys_enter_listen` + `sys_exit_listen` | as socket…accept4 |
+//! | tcp_state | 1. `inet_sock_set_state` BTF tracepoint (`tp_btf`) | 5.5+ with BTF |
+//! |           | 2. `inet_sock_set_state` raw tracepoint | 4.16+ |
+//! | tcp_retransmit | 1. `tcp_retransmit_skb` BTF tracepoint | 5.5+ with BTF |
+//! |                | 2. `tcp_retransmit_skb` raw tracepoint | 4.15+ |
 //!
 //! Way 4 comes before 5 because Debian's 6.1 inlines `sock_sendmsg()` into
 //! `__sys_sendto()`: a probe on it attaches fine and then misses every
@@ -26,6 +31,10 @@
 //! that has the earlier ones.
 
 use sockrec_common::EventKind;
+
+/// The probe that caught each kind, indexed by the kind's number (index 0
+/// unused): what the writer names in the `probe` column.
+pub type ProbeOfKind = [&'static str; EventKind::ALL.len() + 1];
 
 /// How a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +225,24 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
             }
         };
     }
+    // A TCP event: the BTF-typed tracepoint, then the raw one (the
+    // programs read the socket the same way; tp_btf needs 5.5+ and BTF).
+    macro_rules! tcp {
+        ($tp:literal) => {
+            const {
+                &[
+                    Way {
+                        probe: concat!("tp_btf:", $tp),
+                        programs: &[tp_btf(concat!("btf_", $tp), $tp)],
+                    },
+                    Way {
+                        probe: concat!("rawtracepoint:", $tp),
+                        programs: &[raw_tp(concat!("raw_", $tp), $tp)],
+                    },
+                ]
+            }
+        };
+    }
     match kind {
         EventKind::Socket => syscall!("sys_enter_socket", "sys_exit_socket"),
         EventKind::Socketpair => syscall!("sys_enter_socketpair", "sys_exit_socketpair"),
@@ -223,6 +250,9 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::Connect => syscall!("sys_enter_connect", "sys_exit_connect"),
         EventKind::Accept => syscall!("sys_enter_accept", "sys_exit_accept"),
         EventKind::Accept4 => syscall!("sys_enter_accept4", "sys_exit_accept4"),
+        EventKind::Listen => syscall!("sys_enter_listen", "sys_exit_listen"),
+        EventKind::TcpState => tcp!("inet_sock_set_state"),
+        EventKind::TcpRetransmit => tcp!("tcp_retransmit_skb"),
         EventKind::Send => message!(
             "sock_send_length",
             "sock_sendmsg",

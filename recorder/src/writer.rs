@@ -18,7 +18,9 @@ use std::{
 
 use crate::{
     clock,
+    probes::ProbeOfKind,
     ring::{CHUNK_CAPACITY, DRAIN_CHUNK},
+    sock_inodes::SockInodes,
 };
 
 /// The longest a flushed event waits before the file on disk holds it.
@@ -64,7 +66,7 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread over `capture`; `probe_of_kind` names the
     /// probe of each event kind (`loader::Loaded::probe_of_kind`).
-    pub fn start(capture: CaptureWriter, probe_of_kind: [&'static str; 9]) -> Result<Writer> {
+    pub fn start(capture: CaptureWriter, probe_of_kind: ProbeOfKind) -> Result<Writer> {
         let bytes_on_disk = Arc::new(AtomicU64::new(0));
         let (queue, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
         let writer_bytes = Arc::clone(&bytes_on_disk);
@@ -123,7 +125,7 @@ fn write_loop(
     mut capture: CaptureWriter,
     rx: mpsc::Receiver<ToWriter>,
     recycle: mpsc::SyncSender<Vec<SocketEvent>>,
-    probe_of_kind: [&'static str; 9],
+    probe_of_kind: ProbeOfKind,
     bytes: Arc<AtomicU64>,
 ) -> Result<u64> {
     let mut last_flush = Instant::now();
@@ -133,8 +135,19 @@ fn write_loop(
     // Lost counts changed since the last flush: the footer must say so even
     // if no event came.
     let mut lost_changed = false;
-    let push_window = |capture: &mut CaptureWriter, window: &mut SortWindow| {
-        window.take_in_time_order(|ev| capture.push(ev, probe_name(&probe_of_kind, ev.kind)));
+    let mut inodes = SockInodes::default();
+    let mut push_window = |capture: &mut CaptureWriter, window: &mut SortWindow| {
+        window.take_in_time_order(|ev| {
+            let probe = probe_name(&probe_of_kind, ev.kind);
+            if ev.sock == 0 {
+                capture.push(ev, probe);
+            } else {
+                // Rows of a known `struct sock`: connects, accepts, TCP events.
+                let mut ev = *ev;
+                inodes.fill(&mut ev);
+                capture.push(&ev, probe);
+            }
+        });
     };
     loop {
         let timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
@@ -233,7 +246,7 @@ impl SortWindow {
 
 /// The probe that caught an event of wire kind `kind`: the one the probe
 /// plan attached for it, else the kind's name, else "unknown".
-fn probe_name(probe_of_kind: &[&'static str; 9], kind: u8) -> &'static str {
+fn probe_name(probe_of_kind: &ProbeOfKind, kind: u8) -> &'static str {
     probe_of_kind
         .get(kind as usize)
         .copied()
@@ -280,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_kind_is_named_by_its_probe_else_its_name_else_unknown() {
-        let mut probes = [""; 9];
+        let mut probes = [""; EventKind::ALL.len() + 1];
         probes[EventKind::Send as usize] = "tp_btf/sock_send_length";
         assert_eq!(
             probe_name(&probes, EventKind::Send as u8),

@@ -29,11 +29,17 @@ pub enum EventKind {
     Send = 7,
     /// One message received through `sock_recvmsg()`.
     Recv = 8,
+    /// listen(2)
+    Listen = 9,
+    /// A TCP socket changed state (`sock:inet_sock_set_state`).
+    TcpState = 10,
+    /// A TCP segment was retransmitted (`tcp:tcp_retransmit_skb`).
+    TcpRetransmit = 11,
 }
 
 impl EventKind {
     /// Every kind, in wire order.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Socket,
         EventKind::Socketpair,
         EventKind::Bind,
@@ -42,6 +48,9 @@ impl EventKind {
         EventKind::Accept4,
         EventKind::Send,
         EventKind::Recv,
+        EventKind::Listen,
+        EventKind::TcpState,
+        EventKind::TcpRetransmit,
     ];
 
     pub fn from_u8(v: u8) -> Option<EventKind> {
@@ -59,6 +68,9 @@ impl EventKind {
             EventKind::Accept4 => "accept4",
             EventKind::Send => "send",
             EventKind::Recv => "recv",
+            EventKind::Listen => "listen",
+            EventKind::TcpState => "tcp_state",
+            EventKind::TcpRetransmit => "tcp_retransmit",
         }
     }
 
@@ -67,9 +79,18 @@ impl EventKind {
         1 << (self as u8)
     }
 
-    /// Whether this is a syscall traced at entry and exit (as opposed to a message).
+    /// Whether this is a syscall traced at entry and exit (it has a
+    /// return value and a latency).
     pub const fn is_call(self) -> bool {
-        !matches!(self, EventKind::Send | EventKind::Recv)
+        !matches!(
+            self,
+            EventKind::Send | EventKind::Recv | EventKind::TcpState | EventKind::TcpRetransmit
+        )
+    }
+
+    /// Whether this is one message sent or received (it has a byte count).
+    pub const fn is_message(self) -> bool {
+        matches!(self, EventKind::Send | EventKind::Recv)
     }
 }
 
@@ -83,7 +104,7 @@ pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 
 /// The filter value that lets every kind through.
-pub const EVENT_MASK_ALL: u32 = 0x1fe;
+pub const EVENT_MASK_ALL: u32 = 0xffe;
 
 /// [`SocketEvent::flags`]: the call had not returned when recording stopped;
 /// `ret` and `latency_ns` are meaningless and `time_ns` is the entry time.
@@ -94,6 +115,33 @@ pub const FLAG_SOCK_FROM_KERNEL: u8 = 1 << 1;
 /// [`SocketEvent::flags`]: `addr` was read from the kernel's socket (accept
 /// with a NULL address), not from the caller's buffer.
 pub const FLAG_ADDR_FROM_KERNEL: u8 = 1 << 2;
+
+/// [`SocketEvent::flags`]: `lport`/`laddr` (and `rport`/`raddr` when
+/// connected) hold the socket's ends, read from its `struct sock`, in its
+/// `family`'s format (an IPv4 address in the first 4 bytes).
+pub const FLAG_ENDS: u8 = 1 << 3;
+
+/// `struct sock`'s TCP states (include/net/tcp_states.h), by number: the
+/// names the capture stores (`old_state`, `state`), as BCC's tcpstates
+/// prints them. Index 0 is not a state.
+pub const TCP_STATES: [&str; 14] = [
+    "",
+    "ESTABLISHED",
+    "SYN_SENT",
+    "SYN_RECV",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "TIME_WAIT",
+    "CLOSE",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "LISTEN",
+    "CLOSING",
+    "NEW_SYN_RECV",
+    "BOUND_INACTIVE",
+];
+/// `TCP_CLOSE`: a TCP socket's life ends with the change to this state.
+pub const TCP_CLOSE: u8 = 7;
 
 /// Room for a `struct sockaddr_un` (110 bytes), the largest address we keep.
 pub const ADDR_CAP: usize = 112;
@@ -143,6 +191,28 @@ pub struct SocketEvent {
     pub comm: [u8; 16],
     /// The raw `struct sockaddr`: what bind/connect were passed, or accept's peer.
     pub addr: [u8; ADDR_CAP],
+    /// The socket's inode number (`SOCK_INODE(sock)->i_ino`, what
+    /// `/proc/PID/fd` shows as `socket:[N]`); 0 if unknown.
+    pub inode: u64,
+    /// The `struct sock *` (TCP events, connect, accept, listen); 0 if unknown.
+    pub sock: u64,
+    /// TCP state changes: `tcp_sock.bytes_acked` / `bytes_received`.
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// The socket's local and remote addresses (with [`FLAG_ENDS`]),
+    /// network order as in the kernel; IPv4 in the first 4 bytes.
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+    /// Local and remote port, host order.
+    pub lport: u16,
+    pub rport: u16,
+    /// listen(2)'s backlog.
+    pub backlog: u32,
+    /// TCP state changes: the state before; retransmits: 0.
+    pub old_state: u8,
+    /// TCP state changes: the new state; retransmits: the socket's state.
+    pub state: u8,
+    pub _pad2: [u8; 6],
 }
 
 impl SocketEvent {
@@ -171,6 +241,18 @@ impl SocketEvent {
             _pad: 0,
             comm: [0; 16],
             addr: [0; ADDR_CAP],
+            inode: 0,
+            sock: 0,
+            tx_bytes: 0,
+            rx_bytes: 0,
+            laddr: [0; 16],
+            raddr: [0; 16],
+            lport: 0,
+            rport: 0,
+            backlog: 0,
+            old_state: 0,
+            state: 0,
+            _pad2: [0; 6],
         }
     }
 }
@@ -191,45 +273,45 @@ pub struct MessageEvent {
     pub pid: u32,
     pub tid: u32,
     pub uid: u32,
-    pub cpu: u32,
     /// Bytes sent/received, or -errno.
     pub ret: i32,
     /// The msg flags (MSG_*).
     pub call_flags: u32,
+    /// The socket's inode number, 0 if unknown. Socket inodes are numbered
+    /// by `get_next_ino()`, an `unsigned int` (fs/inode.c, `sock_alloc()`
+    /// in net/socket.c), so 32 bits hold them.
+    pub inode: u32,
+    /// The CPU (NR_CPUS is at most 8192).
+    pub cpu: u16,
+    pub protocol: u16,
     /// [`EventKind::Send`] or [`EventKind::Recv`].
     pub kind: u8,
     pub flags: u8,
-    pub family: u16,
-    pub sock_type: u16,
-    pub protocol: u16,
+    /// Address family (AF_MAX is 46) and socket type (at most 10): a byte each.
+    pub family: u8,
+    pub sock_type: u8,
     pub comm: [u8; 16],
 }
 
 impl MessageEvent {
     /// The same event in the general layout.
     pub fn to_socket_event(&self) -> SocketEvent {
-        SocketEvent {
-            time_ns: self.time_ns,
-            latency_ns: 0,
-            cgroup_id: self.cgroup_id,
-            ret: self.ret as i64,
-            pid: self.pid,
-            tid: self.tid,
-            uid: self.uid,
-            cpu: self.cpu,
-            fd: -1,
-            fd2: -1,
-            call_flags: self.call_flags,
-            kind: self.kind,
-            flags: self.flags,
-            family: self.family,
-            sock_type: self.sock_type,
-            protocol: self.protocol,
-            addr_len: 0,
-            _pad: 0,
-            comm: self.comm,
-            addr: [0; ADDR_CAP],
-        }
+        let mut ev = SocketEvent::new(EventKind::Send, self.time_ns);
+        ev.kind = self.kind;
+        ev.cgroup_id = self.cgroup_id;
+        ev.ret = self.ret as i64;
+        ev.pid = self.pid;
+        ev.tid = self.tid;
+        ev.uid = self.uid;
+        ev.cpu = self.cpu as u32;
+        ev.call_flags = self.call_flags;
+        ev.flags = self.flags;
+        ev.family = self.family as u16;
+        ev.sock_type = self.sock_type as u16;
+        ev.protocol = self.protocol;
+        ev.comm = self.comm;
+        ev.inode = self.inode as u64;
+        ev
     }
 }
 
@@ -251,9 +333,9 @@ pub struct MessageBatch {
     pub events: [MessageEvent; MESSAGE_BATCH],
 }
 
-// The record lengths tell the layouts apart: a SocketEvent is 200 bytes, a
+// The record lengths tell the layouts apart: a SocketEvent is 280 bytes, a
 // record of messages a multiple of 64.
-const _: () = assert!(size_of::<SocketEvent>() == 200);
+const _: () = assert!(size_of::<SocketEvent>() == 280);
 const _: () = assert!(size_of::<MessageEvent>() == 64);
 const _: () = assert!(!size_of::<SocketEvent>().is_multiple_of(size_of::<MessageEvent>()));
 
@@ -347,6 +429,24 @@ pub struct KernelFields {
     pub cgroup_kn: FieldSpec,
     /// `kernfs_node.id` (what `bpf_get_current_cgroup_id()` returns)
     pub kernfs_node_id: FieldSpec,
+    /// `sock.sk_socket`
+    pub sk_socket: FieldSpec,
+    /// `file.f_inode`
+    pub file_inode: FieldSpec,
+    /// `inode.i_ino`
+    pub inode_ino: FieldSpec,
+    /// `sock.__sk_common.skc_rcv_saddr` (the local IPv4 address)
+    pub sk_rcv_saddr: FieldSpec,
+    /// `inet_sock.inet_sport` (the local port, network order)
+    pub inet_sport: FieldSpec,
+    /// `sock.__sk_common.skc_v6_rcv_saddr`
+    pub sk_v6_rcv_saddr: FieldSpec,
+    /// `sock.__sk_common.skc_state`
+    pub sk_state: FieldSpec,
+    /// `tcp_sock.bytes_acked`
+    pub tcp_bytes_acked: FieldSpec,
+    /// `tcp_sock.bytes_received`
+    pub tcp_bytes_received: FieldSpec,
 }
 
 #[cfg(feature = "user")]

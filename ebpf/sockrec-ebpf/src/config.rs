@@ -59,6 +59,15 @@ pub static FIELDS: KernelFields = KernelFields {
     css_set_dfl_cgrp: ZERO,
     cgroup_kn: ZERO,
     kernfs_node_id: ZERO,
+    sk_socket: ZERO,
+    file_inode: ZERO,
+    inode_ino: ZERO,
+    sk_rcv_saddr: ZERO,
+    inet_sport: ZERO,
+    sk_v6_rcv_saddr: ZERO,
+    sk_state: ZERO,
+    tcp_bytes_acked: ZERO,
+    tcp_bytes_received: ZERO,
 };
 const ZERO: FieldSpec = FieldSpec {
     offset: 0,

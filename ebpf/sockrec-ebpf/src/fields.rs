@@ -53,6 +53,27 @@ fn bitfield(v: u64, f: &FieldSpec) -> u64 {
     (v >> (f.shift & 63)) & ((1u64 << (f.bits & 63)) - 1)
 }
 
+/// The 16 bytes of the field `spec` (an IPv6 address) of the struct at
+/// `base`, or `None` if the kernel lacks it or it cannot be read.
+#[inline(always)]
+pub fn read16(base: u64, spec: &FieldSpec) -> Option<[u8; 16]> {
+    let f = field(spec);
+    if f.size != 16 || base == 0 {
+        return None;
+    }
+    // Not zeroed first, as in `read_fields`.
+    let mut a = MaybeUninit::<[u8; 16]>::uninit();
+    let r = unsafe {
+        bpf_probe_read_kernel(
+            a.as_mut_ptr().cast::<c_void>(),
+            16,
+            (base + f.offset as u64) as *const c_void,
+        )
+    };
+    // SAFETY: written whole by the helper (zeros on failure).
+    (r == 0).then(|| unsafe { a.assume_init() })
+}
+
 /// How many bytes [`read_fields`] reads at once.
 const WINDOW: u32 = 32;
 

@@ -2,8 +2,8 @@
 //! (`--events`), the recorder itself, `-p/--pid`, `--cgroup` and `--comm`,
 //! as user space set them in config.rs's globals.
 //!
-//! A leaf: imports config.rs and task.rs (the `--comm` filter reads the
-//! current task's comm).
+//! A leaf: imports config.rs, maps.rs and task.rs (the `--comm` filter
+//! reads the current task's comm).
 
 use aya_ebpf::helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_pid_tgid};
 use core::ptr::read_volatile;
@@ -11,6 +11,7 @@ use sockrec_common::EventKind;
 
 use crate::{
     config::{EVENT_MASK, FILTER_CGROUP, FILTER_CGROUP_LEVEL, FILTER_COMM, FILTER_PID, SELF_PID},
+    maps::TRACED_SOCKS,
     task::current_comm,
 };
 
@@ -52,4 +53,50 @@ pub fn should_trace(kind: EventKind, pid_tgid: u64) -> bool {
 #[inline(always)]
 pub fn current_pid_tgid() -> u64 {
     bpf_get_current_pid_tgid()
+}
+
+/// Whether a `--pid`, `--comm` or `--cgroup` filter is set.
+#[inline(always)]
+pub fn filtering() -> bool {
+    unsafe {
+        read_volatile(&FILTER_PID) != 0
+            || read_volatile(&FILTER_CGROUP) != 0
+            || read_volatile(&FILTER_COMM)[0] != 0
+    }
+}
+
+/// Whether a TCP event (`kind`) of the socket `sk` is to be recorded. Most
+/// come in softirq (a segment arrived, a timer fired), where the current
+/// task is whichever was interrupted: with a filter set, such an event is
+/// kept if its socket's connect, accept or listen passed the filter
+/// ([`remember_sock`]), or if the current task passes it (a change made
+/// by the owner's own call: connect, close).
+#[inline(always)]
+pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64) -> bool {
+    let mask = unsafe { read_volatile(&EVENT_MASK) };
+    if mask & kind.bit() == 0 {
+        return false;
+    }
+    if !filtering() {
+        return true;
+    }
+    unsafe { TRACED_SOCKS.get(&sk) }.is_some() || should_trace(kind, pid_tgid)
+}
+
+/// Notes that `sk`'s owner passed the filters (a call of it was recorded),
+/// when a filter is set (see [`should_trace_sock`]).
+#[inline(always)]
+pub fn remember_sock(sk: u64) {
+    if sk != 0 && filtering() {
+        let _ = TRACED_SOCKS.insert(&sk, &1, 0);
+    }
+}
+
+/// Forgets `sk` at the end of its life (TCP_CLOSE): its address may be
+/// reused by a socket of anyone.
+#[inline(always)]
+pub fn forget_sock(sk: u64) {
+    if filtering() {
+        let _ = TRACED_SOCKS.remove(&sk);
+    }
 }

@@ -23,11 +23,12 @@
 //! | `syscall_record.rs` | the syscall tracepoints' record (`arg`) | — |
 //! | `fields.rs` | kernel struct fields at BTF offsets: `bpf_probe_read_kernel` (`read`, `read_fields`) and plain loads (`btf_u16/u32/u64`) | config |
 //! | `task.rs` | the current task (`BtfTask`, `HelperTask`, `fill_task!`, `current_comm`) | config, fields |
-//! | `filter.rs` | `should_trace`, `current_pid_tgid` | config, task |
-//! | `socket.rs` | the socket behind an fd, a `struct sock`'s family, type, protocol, peer | config, fields, task |
+//! | `filter.rs` | `should_trace`, `current_pid_tgid`; for TCP events `should_trace_sock` | config, maps, task |
+//! | `socket.rs` | the socket behind an fd, a `struct sock`'s family, type, protocol, ends, inode | config, fields, task |
 //! | `pending.rs` | calls between entry and exit (slots or hash) | maps |
 //! | `emit.rs` | handing events to user space with few wakeups | config, maps |
 //! | `message.rs` | what the message ways share: batches, one-record emit, entry/exit pairing | config, emit, maps, socket, task |
+//! | `tcp.rs` | what the TCP ways share: one event for a state change or retransmit | config, emit, fields, filter, socket, task |
 //!
 //! [`SocketEvent`]: sockrec_common::SocketEvent
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -61,6 +62,8 @@ mod socket;
 mod syscall_record;
 #[cfg(target_arch = "bpf")]
 mod task;
+#[cfg(target_arch = "bpf")]
+mod tcp;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

@@ -4,7 +4,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sockrec_common::{MessageBatch, PENDING_SLOT_COUNT, PendingCall};
 
@@ -46,3 +46,12 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 /// the 512-byte BPF stack.
 #[map]
 pub static SCRATCH: PerCpuArray<PendingCall> = PerCpuArray::with_max_entries(1, 0);
+
+/// With a `--pid`, `--comm` or `--cgroup` filter: the `struct sock`s of
+/// the connects, accepts and listens that passed it, so that their TCP
+/// state changes and retransmits, mostly made in softirq on behalf of no
+/// task in particular, are kept too (filter.rs, `should_trace_sock`).
+/// Least recently used first out: a socket that never reaches TCP_CLOSE
+/// (UDP connects, sockets still open at the end) cannot fill it.
+#[map]
+pub static TRACED_SOCKS: LruHashMap<u64, u8> = LruHashMap::with_max_entries(65536, 0);

@@ -22,7 +22,8 @@ use crate::{
 const BATCH_AGE_NS: u64 = 100_000_000;
 
 /// Every field of a message's event, with the task's read the way
-/// `TASK_BTF` says; `sock` is the socket's (family, type, protocol).
+/// `TASK_BTF` says; `sock` is the socket's (family, type, protocol),
+/// `inode` its inode number.
 #[inline(always)]
 pub fn fill_message(
     ev: &mut MessageEvent,
@@ -31,6 +32,7 @@ pub fn fill_message(
     ret: i32,
     flags: i32,
     sock: (u16, u16, u16),
+    inode: u64,
 ) {
     if task_btf() {
         fill_task!(&mut *ev, BtfTask::current(), pid_tgid);
@@ -40,13 +42,23 @@ pub fn fill_message(
     ev.kind = kind as u8;
     ev.ret = ret;
     ev.call_flags = flags as u32;
-    (ev.family, ev.sock_type, ev.protocol) = sock;
+    ev.family = sock.0 as u8;
+    ev.sock_type = sock.1 as u8;
+    ev.protocol = sock.2;
+    ev.inode = inode as u32;
     ev.flags = FLAG_SOCK_FROM_KERNEL;
 }
 
 /// Emits one message event; `sock` is the socket's (family, type, protocol).
 #[inline(always)]
-fn emit_message(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16, u16, u16)) {
+fn emit_message(
+    kind: EventKind,
+    pid_tgid: u64,
+    ret: i32,
+    flags: i32,
+    sock: (u16, u16, u16),
+    inode: u64,
+) {
     let Some(mut entry) = emit::reserve::<MessageEvent>() else {
         return;
     };
@@ -58,6 +70,7 @@ fn emit_message(kind: EventKind, pid_tgid: u64, ret: i32, flags: i32, sock: (u16
         ret,
         flags,
         sock,
+        inode,
     );
     emit::submit(entry);
 }
@@ -123,11 +136,12 @@ pub fn emit_batched(kind: EventKind, fill: impl FnOnce(&mut MessageEvent)) {
 }
 
 /// Emits one message event for `sk` (a `struct sock *`), reading its family,
-/// type and protocol from the kernel. Shared by every way of catching a
+/// type, protocol and inode from the kernel. Shared by every way of catching a
 /// message that does not hand us a formatted record.
 #[inline(always)]
 pub fn emit_from_sock(kind: EventKind, pid_tgid: u64, sk: u64, ret: i32, flags: i32) {
-    emit_message(kind, pid_tgid, ret, flags, socket::describe_sock(sk));
+    let inode = socket::inode_of_sock(sk);
+    emit_message(kind, pid_tgid, ret, flags, socket::describe_sock(sk), inode);
 }
 
 /// For the ways that see a message's start and its end apart (kprobe +

@@ -5,14 +5,15 @@
 //! A leaf: imports config.rs, fields.rs and task.rs.
 
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
-use core::{ffi::c_void, mem::MaybeUninit};
+use core::ffi::c_void;
 use sockrec_common::{
-    AF_INET, AF_INET6, FLAG_ADDR_FROM_KERNEL, FLAG_SOCK_FROM_KERNEL, KernelFields, SocketEvent,
+    AF_INET, AF_INET6, FLAG_ADDR_FROM_KERNEL, FLAG_ENDS, FLAG_SOCK_FROM_KERNEL, KernelFields,
+    SocketEvent,
 };
 
 use crate::{
-    config::{FIELDS, field},
-    fields::{read, read_fields},
+    config::FIELDS,
+    fields::{read, read_fields, read16},
     task::Task,
 };
 
@@ -20,6 +21,7 @@ use crate::{
 /// `socket->sk`.
 #[derive(Clone, Copy)]
 pub struct SocketRef {
+    pub file: u64,
     pub socket: u64,
     pub sock_type: u16,
     pub sk: u64,
@@ -63,10 +65,73 @@ pub fn socket_of_fd<T: Task>(task: T, fd: i64) -> Option<SocketRef> {
         return None;
     }
     Some(SocketRef {
+        file,
         socket,
         sock_type: sock_type as u16,
         sk,
     })
+}
+
+/// The inode number of a socket's file (`file->f_inode->i_ino`, which is
+/// `SOCK_INODE(sock)`: `sock_alloc_file()` in net/socket.c makes the file
+/// on the socket's own inode); 0 if unreadable.
+#[inline(always)]
+pub fn inode_of_file(file: u64) -> u64 {
+    let fs = &FIELDS;
+    read(file, &fs.file_inode)
+        .and_then(|inode| read(inode, &fs.inode_ino))
+        .unwrap_or(0)
+}
+
+/// The inode number of the socket `sk` belongs to, through
+/// `sk->sk_socket->file`; 0 when it has none (a kernel socket, a
+/// connection not yet accepted, or one orphaned by close(2):
+/// `sock_orphan()` clears `sk_socket`, include/net/sock.h).
+#[inline(always)]
+pub fn inode_of_sock(sk: u64) -> u64 {
+    let fs = &FIELDS;
+    read(sk, &fs.sk_socket)
+        .and_then(|socket| read(socket, &fs.socket_file))
+        .map_or(0, inode_of_file)
+}
+
+/// Fills `ev`'s `laddr`/`lport`/`raddr`/`rport` from an INET or INET6
+/// `sk`, as `inet_getname()` (net/ipv4/af_inet.c) would answer
+/// getsockname(2) and getpeername(2), and sets [`FLAG_ENDS`]. `ev.family`
+/// must be the socket's.
+#[inline(always)]
+pub fn ends_of_sock(ev: &mut SocketEvent, sk: u64) {
+    let fs = &FIELDS;
+    // skc_daddr, skc_rcv_saddr and skc_dport lie within 16 bytes at the
+    // start of sock_common (include/net/sock.h): one read. The local port
+    // is `inet_sport`, as the tracepoints report it (include/trace/events
+    // /sock.h): `skc_num` is already 0 when a TCP socket's state becomes
+    // CLOSE (tcp_set_state() puts the port back first).
+    let Some([daddr, saddr, dport]) =
+        read_fields(sk, [&fs.sk_daddr, &fs.sk_rcv_saddr, &fs.sk_dport])
+    else {
+        return;
+    };
+    let sport = read(sk, &fs.inet_sport).unwrap_or(0);
+    match ev.family {
+        AF_INET => {
+            ev.laddr[..4].copy_from_slice(&(saddr as u32).to_le_bytes());
+            ev.raddr[..4].copy_from_slice(&(daddr as u32).to_le_bytes());
+        }
+        AF_INET6 => {
+            let (Some(l), Some(r)) = (read16(sk, &fs.sk_v6_rcv_saddr), read16(sk, &fs.sk_v6_daddr))
+            else {
+                return;
+            };
+            ev.laddr = l;
+            ev.raddr = r;
+        }
+        _ => return,
+    }
+    // Both __be16.
+    ev.lport = u16::from_be(sport as u16);
+    ev.rport = u16::from_be(dport as u16);
+    ev.flags |= FLAG_ENDS;
 }
 
 /// Fills `ev`'s family, type and protocol from the socket behind `fd`.
@@ -74,8 +139,14 @@ pub fn socket_of_fd<T: Task>(task: T, fd: i64) -> Option<SocketRef> {
 #[inline(always)]
 pub fn describe_fd<T: Task>(ev: &mut SocketEvent, task: T, fd: i64) -> Option<u64> {
     let fs = &FIELDS;
-    let SocketRef { sock_type, sk, .. } = socket_of_fd(task, fd)?;
+    let SocketRef {
+        file,
+        sock_type,
+        sk,
+        ..
+    } = socket_of_fd(task, fd)?;
     ev.sock_type = sock_type;
+    ev.inode = inode_of_file(file);
     ev.family = read(sk, &fs.sk_family)? as u16;
     ev.protocol = read(sk, &fs.sk_protocol)? as u16;
     ev.flags |= FLAG_SOCK_FROM_KERNEL;
@@ -128,24 +199,9 @@ pub fn peer_of_sock(ev: &mut SocketEvent, sk: u64) {
             ev.addr_len = 16;
         }
         AF_INET6 => {
-            let f = field(&fs.sk_v6_daddr);
-            if f.size != 16 {
+            let Some(a) = read16(sk, &fs.sk_v6_daddr) else {
                 return;
-            }
-            // Not zeroed first, as in `fields::read_fields`.
-            let mut a = MaybeUninit::<[u8; 16]>::uninit();
-            let r = unsafe {
-                bpf_probe_read_kernel(
-                    a.as_mut_ptr().cast::<c_void>(),
-                    16,
-                    (sk + f.offset as u64) as *const c_void,
-                )
             };
-            if r != 0 {
-                return;
-            }
-            // SAFETY: written whole by the helper above.
-            let a = unsafe { a.assume_init() };
             ev.addr[..2].copy_from_slice(&AF_INET6.to_le_bytes());
             ev.addr[2..4].copy_from_slice(&port);
             ev.addr[4..8].copy_from_slice(&[0; 4]);

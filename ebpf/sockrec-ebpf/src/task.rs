@@ -45,7 +45,7 @@ macro_rules! fill_task {
         ev.tid = pid_tgid as u32;
         ev.uid = task.uid();
         // Inlined by the JIT: no helper call.
-        ev.cpu = unsafe { aya_ebpf::helpers::generated::bpf_get_smp_processor_id() };
+        ev.cpu = unsafe { aya_ebpf::helpers::generated::bpf_get_smp_processor_id() } as _;
         ev.comm = task.comm();
     }};
 }

@@ -10,7 +10,7 @@
 //! The same events as the raw tracepoints (messages_raw.rs), but the
 //! arguments come typed, so everything is read with plain loads the verifier
 //! checks against BTF (`fields::btf_*`) instead of helpers: the socket's family,
-//! type and protocol, and the task's pid, tid, uid, cgroup id and comm
+//! type, protocol and inode, and the task's pid, tid, uid, cgroup id and comm
 //! ([`BtfTask`]). Helper calls cost 25-75 ns each in this VM
 //! (docs/design.md); this program makes three (the task, the time, the CPU,
 //! which the JIT inlines).
@@ -20,7 +20,7 @@ use sockrec_common::FLAG_SOCK_FROM_KERNEL;
 
 use crate::{
     config::FIELDS,
-    fields::btf_u16,
+    fields::{btf_u16, btf_u64},
     filter::should_trace,
     message::{emit_batched, message_kind},
     task::{BtfTask, Task, fill_task},
@@ -44,9 +44,16 @@ fn message<const SEND: bool>(ctx: &BtfTracePointContext) -> i32 {
         ev.call_flags = flags as u32;
         ev.kind = kind as u8;
         ev.flags = FLAG_SOCK_FROM_KERNEL;
-        ev.family = btf_u16(sk, &fs.sk_family);
-        ev.sock_type = btf_u16(sk, &fs.sk_type);
+        ev.family = btf_u16(sk, &fs.sk_family) as u8;
+        ev.sock_type = btf_u16(sk, &fs.sk_type) as u8;
         ev.protocol = btf_u16(sk, &fs.sk_protocol);
+        // sk->sk_socket->file->f_inode->i_ino: four plain loads, each
+        // checked against BTF; a NULL on the way (no file yet, or
+        // orphaned) reads as 0 all the way down.
+        let socket = btf_u64(sk, &fs.sk_socket);
+        let file = btf_u64(socket, &fs.socket_file);
+        let inode = btf_u64(file, &fs.file_inode);
+        ev.inode = btf_u64(inode, &fs.inode_ino) as u32;
     });
     0
 }

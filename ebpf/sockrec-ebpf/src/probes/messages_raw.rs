@@ -27,8 +27,9 @@ fn raw_message<const SEND: bool>(ctx: &RawTracePointContext) -> u32 {
     if should_trace(kind, pid_tgid) {
         let (sk, ret, flags): (u64, i32, i32) = (ctx.arg(0), ctx.arg(1), ctx.arg(2));
         let sock = socket::describe_sock(sk);
+        let inode = socket::inode_of_sock(sk);
         emit_batched(kind, |ev| {
-            fill_message(ev, kind, pid_tgid, ret, flags, sock)
+            fill_message(ev, kind, pid_tgid, ret, flags, sock, inode)
         });
     }
     0

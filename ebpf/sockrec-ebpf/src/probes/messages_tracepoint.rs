@@ -42,8 +42,9 @@ fn message<const SEND: bool>(ctx: &TracePointContext) -> u32 {
     };
     // The record has family and protocol; only the type needs the socket.
     let sock = (family, socket::sock_type(sk), protocol);
+    let inode = socket::inode_of_sock(sk);
     emit_batched(kind, |ev| {
-        fill_message(ev, kind, pid_tgid, ret, flags, sock)
+        fill_message(ev, kind, pid_tgid, ret, flags, sock, inode)
     });
     0
 }

@@ -12,6 +12,9 @@
 //! | messages 5: fexit `sock_sendmsg` / `sock_recvmsg` | [`sock_msg_fexit`] |
 //! | messages 6: kprobe + kretprobe, the same | [`sock_msg_kprobe`] |
 //! | messages 7: `syscalls:sys_enter/exit_{sendto,sendmsg,recvfrom,recvmsg}` | [`sock_msg_syscalls`] |
+//! | listen: `syscalls:sys_enter_listen` / `sys_exit_listen` | [`syscalls`] |
+//! | TCP states 1 and 2: `tp_btf` / raw tracepoint `inet_sock_set_state` | [`tcp_state`] |
+//! | TCP retransmits 1 and 2: `tp_btf` / raw tracepoint `tcp_retransmit_skb` | [`tcp_retransmit`] |
 //!
 //! A probe imports only the leaves beside this directory (main.rs gives
 //! their order), never another probe: what two ways share goes into a leaf.
@@ -24,3 +27,5 @@ mod sock_msg_fexit;
 mod sock_msg_kprobe;
 mod sock_msg_syscalls;
 mod syscalls;
+mod tcp_retransmit;
+mod tcp_state;

@@ -1,4 +1,4 @@
-//! socket, socketpair, bind, connect, accept and accept4, from the syscall
+//! socket, socketpair, bind, connect, accept, accept4 and listen, from the syscall
 //! tracepoints (`syscalls:sys_enter_*` / `syscalls:sys_exit_*`).
 //!
 //! Entry leaves the call for its thread (pending.rs; the seed's soconnect
@@ -16,7 +16,13 @@
 //! long sys_connect(int fd, struct sockaddr __user *uservaddr, int addrlen);
 //! long sys_accept(int fd, struct sockaddr __user *upeer_sockaddr, int __user *upeer_addrlen);
 //! long sys_accept4(int fd, struct sockaddr __user *upeer_sockaddr, int __user *upeer_addrlen, int flags);
+//! long sys_listen(int fd, int backlog);
 //! ```
+//!
+//! Each event also carries the socket's inode (socket.rs), and bind,
+//! connect, accept/accept4 and listen its `struct sock` and both ends as
+//! the exit finds them (the local port a connect was given, an accepted
+//! socket's local address and its client).
 //!
 //! The records' layout (`struct syscall_trace_enter` / `_exit`) is read in
 //! syscall_record.rs.
@@ -27,12 +33,12 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use core::ffi::c_void;
-use sockrec_common::{ADDR_CAP, EventKind, FLAG_SOCK_FROM_KERNEL, PendingCall, SocketEvent};
+use sockrec_common::{ADDR_CAP, EventKind, PendingCall, SocketEvent};
 
 use crate::{
     config::task_btf,
     emit,
-    filter::should_trace,
+    filter::{remember_sock, should_trace},
     pending, socket,
     syscall_record::arg,
     task::{BtfTask, HelperTask, Task, fill_task},
@@ -60,6 +66,13 @@ fn fill_call<T: Task>(ev: &mut SocketEvent, kind: EventKind, task: T, pid_tgid: 
         write_volatile(&mut ev.protocol, 0);
         write_volatile(&mut ev.addr_len, 0);
         write_volatile(&mut ev._pad, 0);
+        // inode .. the end: what connections add, eight bytes at a time.
+        const FROM: usize = core::mem::offset_of!(SocketEvent, inode) / 8;
+        const _: () = assert!(core::mem::offset_of!(SocketEvent, inode) % 8 == 0);
+        let words = (ev as *mut SocketEvent).cast::<u64>();
+        for i in FROM..size_of::<SocketEvent>() / 8 {
+            write_volatile(words.add(i), 0);
+        }
     }
 }
 
@@ -125,9 +138,15 @@ fn enter<T: Task, const SLOTS: bool>(ctx: &TracePointContext, kind: EventKind) -
         }
         EventKind::Bind | EventKind::Connect => {
             ev.fd = arg(ctx, 0) as i32;
-            socket::describe_fd(ev, task, ev.fd as i64);
+            // Its `struct sock`, for its ends at exit.
+            call.user_ptr = socket::describe_fd(ev, task, ev.fd as i64).unwrap_or(0);
             // What the caller asked for, read now while it is certain to be there.
             read_user_sockaddr(ev, arg(ctx, 1), arg(ctx, 2));
+        }
+        EventKind::Listen => {
+            ev.fd = arg(ctx, 0) as i32;
+            call.user_ptr = socket::describe_fd(ev, task, ev.fd as i64).unwrap_or(0);
+            ev.backlog = arg(ctx, 1) as u32;
         }
         EventKind::Accept | EventKind::Accept4 => {
             ev.fd = arg(ctx, 0) as i32;
@@ -139,7 +158,7 @@ fn enter<T: Task, const SLOTS: bool>(ctx: &TracePointContext, kind: EventKind) -
                 ev.call_flags = arg(ctx, 3) as u32;
             }
         }
-        EventKind::Send | EventKind::Recv => {}
+        EventKind::Send | EventKind::Recv | EventKind::TcpState | EventKind::TcpRetransmit => {}
     }
     if !pending::save::<SLOTS>(pid_tgid, call) {
         emit::count_lost();
@@ -194,11 +213,25 @@ unsafe fn copy_event<'a>(dst: *mut SocketEvent, src: &SocketEvent) -> &'a mut So
     unsafe { &mut *dst }
 }
 
-/// What only the exit can tell: the new fds, the socket, accept's peer.
+/// What only the exit can tell: the new fds, the socket, accept's peer,
+/// the ends a bind, connect or listen left the socket with.
 #[inline(always)]
 fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: i64) {
     let kind = ev.kind;
-    if kind == EventKind::Socket as u8 {
+    if kind == EventKind::Bind as u8
+        || kind == EventKind::Connect as u8
+        || kind == EventKind::Listen as u8
+    {
+        // connect has picked the local port by now, even one that fails
+        // or goes on in the background (EINPROGRESS): tcp_v4_connect()
+        // binds it before sending the SYN (net/ipv4/tcp_ipv4.c).
+        let sk = call.user_ptr;
+        if sk != 0 {
+            ev.sock = sk;
+            socket::ends_of_sock(ev, sk);
+            remember_sock(sk);
+        }
+    } else if kind == EventKind::Socket as u8 {
         if ret >= 0 {
             ev.fd = ret as i32;
         }
@@ -223,19 +256,17 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
         // accept/accept4 succeeded: the new socket and its peer.
         ev.fd2 = ret as i32;
         let has_buffer = call.user_ptr != 0 && call.user_len_ptr != 0;
-        // The family, type and protocol read from the listener at entry
-        // are the new socket's too: do_accept() gives it the listener's
-        // type and ops (net/socket.c) and the protocol's accept clones the
-        // listener's sock (sk_clone_lock(), net/core/sock.c). So the new
-        // socket is only walked to (~5 reads) when its `sk` is needed for
-        // the peer, when the listener could not be read, or for MPTCP,
-        // whose accept may hand back a plain TCP socket.
-        let as_listener = ev.flags & FLAG_SOCK_FROM_KERNEL != 0 && ev.protocol != IPPROTO_MPTCP;
-        let sk = if has_buffer && as_listener {
-            None
-        } else {
-            socket::describe_fd(ev, task, ret)
-        };
+        // The new socket: its own inode, `struct sock` and ends (family,
+        // type and protocol are the listener's: do_accept() gives it the
+        // listener's type and ops, net/socket.c, and the protocol's accept
+        // clones the listener's sock, sk_clone_lock() in net/core/sock.c;
+        // but MPTCP's accept may hand back a plain TCP socket).
+        let sk = socket::describe_fd(ev, task, ret);
+        if let Some(sk) = sk {
+            ev.sock = sk;
+            socket::ends_of_sock(ev, sk);
+            remember_sock(sk);
+        }
         if has_buffer {
             let mut len: i32 = 0;
             let r = unsafe {
@@ -253,9 +284,6 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
         }
     }
 }
-
-/// `IPPROTO_MPTCP` (include/uapi/linux/in.h).
-const IPPROTO_MPTCP: u16 = 262;
 
 macro_rules! syscall_probes {
     ($($enter:ident, $exit:ident, $enter_hash:ident, $exit_hash:ident => $kind:expr;)*) => {$(
@@ -293,4 +321,5 @@ syscall_probes! {
     sys_enter_connect, sys_exit_connect, sys_enter_connect_hash, sys_exit_connect_hash => EventKind::Connect;
     sys_enter_accept, sys_exit_accept, sys_enter_accept_hash, sys_exit_accept_hash => EventKind::Accept;
     sys_enter_accept4, sys_exit_accept4, sys_enter_accept4_hash, sys_exit_accept4_hash => EventKind::Accept4;
+    sys_enter_listen, sys_exit_listen, sys_enter_listen_hash, sys_exit_listen_hash => EventKind::Listen;
 }
