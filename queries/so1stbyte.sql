@@ -45,8 +45,8 @@ firsts AS (
 buckets AS (
     SELECT
         'us' AS map, host, comm, pid,
-        hist_low(CAST((read_ns - time_ns) / 1000 AS BIGINT)) AS low,
-        hist_high(CAST((read_ns - time_ns) / 1000 AS BIGINT)) AS high,
+        hist_low(CAST(read_ns - time_ns AS BIGINT) / 1000) AS low,
+        hist_high(CAST(read_ns - time_ns AS BIGINT) / 1000) AS high,
         count(*) AS count
     FROM firsts
     GROUP BY 1, 2, 3, 4, 5, 6

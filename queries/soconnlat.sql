@@ -46,9 +46,9 @@ latencies AS (
     SELECT
         host,
         comm,
-        CAST(CASE WHEN errno = 115 THEN done_ns - time_ns ELSE latency_ns END / 1000 AS BIGINT) AS us
+        CAST(CASE WHEN errno = 115 THEN done_ns - time_ns ELSE latency_ns END AS BIGINT) / 1000 AS us
     FROM waits
-    WHERE errno IS DISTINCT FROM 115 OR done_ns IS NOT NULL
+    WHERE (errno IS DISTINCT FROM 115) OR (done_ns IS NOT NULL)
 ),
 buckets AS (
     SELECT 'us' AS map, host, comm, hist_low(us) AS low, hist_high(us) AS high, count(*) AS count

@@ -87,9 +87,10 @@ SELECT
     e.lport,
     e.raddr,
     e.rport,
-    e.tx_bytes / 1024 AS tx_kb,
-    e.rx_bytes / 1024 AS rx_kb,
-    (e.t - b.birth) / 1000000 AS ms,
+    -- Integer division (DataFusion divides unsigned integers as decimals).
+    CAST(e.tx_bytes AS BIGINT) / 1024 AS tx_kb,
+    CAST(e.rx_bytes AS BIGINT) / 1024 AS rx_kb,
+    CAST(e.t - b.birth AS BIGINT) / 1000000 AS ms,
     e.tx_bytes,
     e.rx_bytes,
     e.t - b.birth AS ns

@@ -40,7 +40,7 @@ WITH ends AS (
 ),
 io AS (
     SELECT
-        CAST(time AS BIGINT) / $interval_ns AS interval,
+        CAST(time AS BIGINT) / $interval_ns AS slot,
         m.host, m.pid, CAST(m.comm AS VARCHAR) AS comm, m.family,
         e.laddr, e.lport, e.raddr, e.rport,
         CASE WHEN m.kind = 'recv' THEN m.bytes ELSE 0 END AS rx,
@@ -51,7 +51,7 @@ io AS (
         AND m.bytes > 0
 )
 SELECT
-    arrow_cast((interval + 1) * $interval_ns, 'Timestamp(Nanosecond, Some("UTC"))') AS time,
+    arrow_cast((slot + 1) * $interval_ns, 'Timestamp(Nanosecond, Some("UTC"))') AS time,
     host,
     CASE family WHEN 2 THEN 4 ELSE 6 END AS ip,
     pid,
@@ -65,5 +65,5 @@ SELECT
     sum(rx) AS rx_bytes,
     sum(tx) AS tx_bytes
 FROM io
-GROUP BY interval, host, family, pid, comm, laddr, lport, raddr, rport
-ORDER BY interval, host, ip, sum(rx) + sum(tx) DESC, pid, laddr, lport, raddr, rport
+GROUP BY slot, host, family, pid, comm, laddr, lport, raddr, rport
+ORDER BY slot, host, ip, sum(rx) + sum(tx) DESC, pid, laddr, lport, raddr, rport

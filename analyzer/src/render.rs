@@ -90,55 +90,74 @@ impl Table {
         for line in self.banner {
             writeln!(out, "{line}")?;
         }
-        let several = several_hosts(result)?;
-        let host = Col::l("HOST", "host", 4);
-        let cols: Vec<&Col> = several
-            .then_some(&host)
-            .into_iter()
-            .chain(self.cols.iter())
-            .collect();
-        let mut lines: Vec<Vec<String>> = Vec::with_capacity(result.num_rows());
-        for batch in &result.batches {
-            let mut cells = Vec::with_capacity(cols.len());
-            for c in &cols {
-                cells.push(Cells::new(batch, c)?);
-            }
-            for i in 0..batch.num_rows() {
-                lines.push(cells.iter().map(|c| c.text(i)).collect());
-            }
-        }
-        let widths: Vec<usize> = cols
-            .iter()
-            .enumerate()
-            .map(|(n, c)| {
-                lines
-                    .iter()
-                    .map(|l| l[n].chars().count())
-                    .chain([c.width, c.head.chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let heads: Vec<String> = cols.iter().map(|c| c.head.to_string()).collect();
-        for line in std::iter::once(&heads).chain(&lines) {
-            let mut text = String::new();
-            for (n, (cell, c)) in line.iter().zip(&cols).enumerate() {
-                if n > 0 {
-                    text.push(' ');
-                }
-                let pad = widths[n].saturating_sub(cell.chars().count());
-                if c.right {
-                    text.extend(std::iter::repeat_n(' ', pad));
-                    text.push_str(cell);
-                } else {
-                    text.push_str(cell);
-                    text.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            writeln!(out, "{}", text.trim_end())?;
-        }
-        Ok(())
+        write_table(result, self.cols, 0..result.num_rows(), out)
     }
+}
+
+/// The heading line and the lines of rows `range` (counted over all
+/// batches) of `result` in the columns `cols`, HOST first when the result
+/// has several hosts.
+pub fn write_table(
+    result: &QueryResult,
+    cols: &[Col],
+    range: std::ops::Range<usize>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let several = several_hosts(result)?;
+    let host = Col::l("HOST", "host", 4);
+    let cols: Vec<&Col> = several
+        .then_some(&host)
+        .into_iter()
+        .chain(cols.iter())
+        .collect();
+    let mut lines: Vec<Vec<String>> = Vec::with_capacity(range.len());
+    let mut first = 0;
+    for batch in &result.batches {
+        let rows = first..first + batch.num_rows();
+        first = rows.end;
+        if rows.end <= range.start || rows.start >= range.end {
+            continue;
+        }
+        let mut cells = Vec::with_capacity(cols.len());
+        for c in &cols {
+            cells.push(Cells::new(batch, c)?);
+        }
+        for i in range.start.max(rows.start)..range.end.min(rows.end) {
+            let i = i - rows.start;
+            lines.push(cells.iter().map(|c| c.text(i)).collect());
+        }
+    }
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(n, c)| {
+            lines
+                .iter()
+                .map(|l| l[n].chars().count())
+                .chain([c.width, c.head.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let heads: Vec<String> = cols.iter().map(|c| c.head.to_string()).collect();
+    for line in std::iter::once(&heads).chain(&lines) {
+        let mut text = String::new();
+        for (n, (cell, c)) in line.iter().zip(&cols).enumerate() {
+            if n > 0 {
+                text.push(' ');
+            }
+            let pad = widths[n].saturating_sub(cell.chars().count());
+            if c.right {
+                text.extend(std::iter::repeat_n(' ', pad));
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                text.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())?;
+    }
+    Ok(())
 }
 
 /// The text of one [`Col`] in a batch, row by row.

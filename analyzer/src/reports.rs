@@ -82,11 +82,102 @@ macro_rules! reports {
     };
 }
 
+// In --list order: round 1's four, then the TCP session reports (tcplife
+// first: the question a postmortem asks first), the calls, and the
+// histograms.
 reports! {
     "sockstat" needs [] => Render::Fn(render_sockstat);
     "sofamily" needs [] => Render::Fn(render_sofamily);
     "soprotocol" needs [] => Render::Fn(render_soprotocol);
     "soconnect" needs [] => Render::Fn(render_soconnect);
+    "tcplife" needs ["sock", "state", "tx_bytes"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 5),
+            Col::l("COMM", "comm", 10).max(10),
+            Col::l("LADDR", "laddr", 15),
+            Col::l("LPORT", "lport", 5),
+            Col::l("RADDR", "raddr", 15),
+            Col::l("RPORT", "rport", 5),
+            Col::r("TX_KB", "tx_kb", 5),
+            Col::r("RX_KB", "rx_kb", 5),
+            Col::l("MS", "ms", 0),
+        ],
+    });
+    "tcpstates" needs ["sock", "old_state", "state"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("SKADDR", "skaddr", 16),
+            Col::l("C-PID", "c_pid", 5),
+            Col::l("C-COMM", "c_comm", 10).max(10),
+            Col::l("LADDR", "laddr", 15),
+            Col::l("LPORT", "lport", 5),
+            Col::l("RADDR", "raddr", 15),
+            Col::l("RPORT", "rport", 5),
+            Col::l("OLDSTATE", "oldstate", 11),
+            Col::l("->", "=->", 2),
+            Col::l("NEWSTATE", "newstate", 11),
+            Col::l("MS", "ms", 0).decimals(3),
+        ],
+    });
+    "tcpretrans" needs ["sock", "state"] => Render::Table(&Table {
+        banner: &["Tracing tcp retransmits."],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 8),
+            Col::r("LADDR:LPORT", "laddr:lport", 20),
+            Col::r("RADDR:RPORT", "raddr:rport", 21),
+            Col::r("STATE", "state", 6),
+        ],
+    });
+    "tcpconnect" needs ["sock", "old_state", "state"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 6),
+            Col::l("COMM", "comm", 16),
+            Col::l("IP", "ip", 3),
+            Col::l("SADDR", "saddr", 15),
+            Col::l("DADDR", "daddr", 15),
+            Col::l("DPORT", "dport", 5),
+        ],
+    });
+    "tcpaccept" needs ["laddr", "lport", "raddr", "backlog"] => Render::Table(&Table {
+        banner: &["Tracing TCP accepts."],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 6),
+            Col::l("COMM", "comm", 14),
+            Col::l("RADDR", "raddr", 39),
+            Col::l("RPORT", "rport", 5),
+            Col::l("LADDR", "laddr", 39),
+            Col::l("LPORT", "lport", 5),
+            Col::l("BL", "bl", 0),
+        ],
+    });
+    "tcpconnlat" needs ["sock", "old_state", "state"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 7),
+            Col::l("COMM", "comm", 12).max(12),
+            Col::l("IP", "ip", 2),
+            Col::l("SADDR", "saddr", 16),
+            Col::l("DADDR", "daddr", 16),
+            Col::l("DPORT", "dport", 5),
+            Col::l("LAT(ms)", "lat_ms", 0).decimals(2),
+        ],
+    });
+    "solisten" needs ["backlog", "laddr", "lport"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 7),
+            Col::l("COMM", "comm", 12).max(12),
+            Col::l("PROTO", "proto", 6),
+            Col::l("BACKLOG", "backlog", 8),
+            Col::l("PORT", "port", 5),
+            Col::l("ADDR", "addr", 39),
+        ],
+    });
     "soaccept" needs [] => Render::Table(&Table {
         banner: &[],
         cols: &[
@@ -97,6 +188,10 @@ reports! {
             Col::l("PORT", "port", 5),
             Col::l("RESULT", "result", 0),
         ],
+    });
+    "socketio" needs ["inode", "rport"] => Render::Maps(&Maps {
+        banner: &[],
+        keys: &["comm", "pid", "dir", "protocol", "port"],
     });
     "udpconnect" needs [] => Render::Table(&Table {
         banner: &[],
@@ -109,14 +204,63 @@ reports! {
             Col::l("RPORT", "rport", 5),
         ],
     });
-    "socketio" needs ["inode", "rport"] => Render::Maps(&Maps {
-        banner: &[],
-        keys: &["comm", "pid", "dir", "protocol", "port"],
-    });
+    "tcptop" needs ["inode", "laddr", "raddr"] => Render::Fn(render_tcptop);
     "socksize" needs [] => Render::Hists(&Hists {
         banner: &[],
         keys: &["comm"],
     });
+    "soconnlat" needs ["sock", "old_state"] => Render::Hists(&Hists {
+        banner: &["Tracing IP connect() latency."],
+        keys: &["comm"],
+    });
+    "so1stbyte" needs ["inode"] => Render::Hists(&Hists {
+        banner: &["Tracing IP socket first-read-byte latency."],
+        keys: &["comm", "pid"],
+    });
+}
+
+/// tcptop(8): per interval, a time line, then the IPv4 connections under
+/// `PID COMM LADDR RADDR RX_KB TX_KB` and the IPv6 ones under `... LADDR6
+/// RADDR6 ...` after an empty line, as BCC's tcptop prints (with -C, no
+/// screen clearing); an empty line between intervals.
+fn render_tcptop(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+    const V4: &[Col] = &[
+        Col::l("PID", "pid", 7),
+        Col::l("COMM", "comm", 12).max(12),
+        Col::l("LADDR", "laddr:lport", 21),
+        Col::l("RADDR", "raddr:rport", 21),
+        Col::r("RX_KB", "rx_kb", 6),
+        Col::r("TX_KB", "tx_kb", 6),
+    ];
+    const V6: &[Col] = &[
+        Col::l("PID", "pid", 7),
+        Col::l("COMM", "comm", 12).max(12),
+        Col::l("LADDR6", "laddr:lport", 32),
+        Col::l("RADDR6", "raddr:rport", 32),
+        Col::r("RX_KB", "rx_kb", 6),
+        Col::r("TX_KB", "tx_kb", 6),
+    ];
+    let keys = rows(result, &["time", "ip"])?;
+    let mut start = 0;
+    while start < keys.len() {
+        let time = &keys[start][0];
+        let end = start + keys[start..].iter().take_while(|k| k[0] == *time).count();
+        if start > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{time}")?;
+        writeln!(out)?;
+        let v6 = start + keys[start..end].iter().take_while(|k| k[1] == "4").count();
+        if v6 > start {
+            render::write_table(result, V4, start..v6, out)?;
+        }
+        if end > v6 {
+            writeln!(out)?;
+            render::write_table(result, V6, v6..end, out)?;
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 /// The report called `name` (`sofamily` or `sofamily.sql`).

@@ -57,15 +57,25 @@ pub const TESTS: Tests = crate::tests![
 /// The built-in reports, in `--list` order, and whether a format v1
 /// capture (the fixtures) can answer them: the others need the socket
 /// identity, both ends and the TCP kinds of format v2.
-const ALL_REPORTS: [(&str, bool); 8] = [
+const ALL_REPORTS: [(&str, bool); 18] = [
     ("sockstat", true),
     ("sofamily", true),
     ("soprotocol", true),
     ("soconnect", true),
+    ("tcplife", false),
+    ("tcpstates", false),
+    ("tcpretrans", false),
+    ("tcpconnect", false),
+    ("tcpaccept", false),
+    ("tcpconnlat", false),
+    ("solisten", false),
     ("soaccept", true),
-    ("udpconnect", true),
     ("socketio", false),
+    ("udpconnect", true),
+    ("tcptop", false),
     ("socksize", true),
+    ("soconnlat", false),
+    ("so1stbyte", false),
 ];
 
 /// The reports the v1 fixtures answer (snapshots, empty capture...).
@@ -735,18 +745,18 @@ fn bad_column_types() -> TestResult {
 
 /// host-a's rows, rewritten as format version 2.
 fn bad_newer_version() -> TestResult {
-    let dir = TempDir::new("query-v2");
-    let f = dir.path().join("v2.parquet");
+    let dir = TempDir::new("query-v3");
+    let f = dir.path().join("v3.parquet");
     let file = std::fs::File::open(fixture("host-a")).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
         .build()
         .unwrap();
     let batches: Vec<_> = reader.map(Result::unwrap).collect();
-    write_parquet(&f, &batches, &[("sockrec.format_version", "2")]);
+    write_parquet(&f, &batches, &[("sockrec.format_version", "3")]);
     query_fails(
         &["sofamily", "-i", f.to_str().unwrap()],
-        &["v2.parquet", "capture format version 2 is newer"],
+        &["v3.parquet", "capture format version 3 is newer"],
     )
 }
 
