@@ -1,12 +1,13 @@
 //! sockrec's analyzer: SQL over captures, and the reports of BPF
-//! Performance Tools (sockstat, sofamily, soprotocol, soconnect) rebuilt on
-//! it, for `sockrec query`.
+//! Performance Tools ch. 10 and BCC (sockstat, soconnect, tcplife, tcptop,
+//! socksize...) rebuilt on it, for `sockrec query`.
 //!
 //! - [`session`]: a DataFusion session with the captures as table `events`.
 //! - [`names`] / [`udf`]: `af_name(family)`, `errno_message(errno)`... so
 //!   SQL can say `AF_INET6` and "Connection refused".
 //! - [`reports`]: the built-in queries (`queries/*.sql`) and their tool-like
-//!   renderers.
+//!   renderers, most declared with [`render`]'s printf tables, bpftrace
+//!   `hist()` and count maps.
 //! - [`output`]: table, CSV and JSON output.
 //!
 //! Stable Rust, no privileges, no eBPF: the binary built without the

@@ -54,6 +54,35 @@ pub const TESTS: Tests = crate::tests![
     info_reads_directories,
 ];
 
+/// When the fixtures are recorded by a v2 recorder (`cargo xtask
+/// fixtures`), flip these to `true` (the snapshots then cover them), and
+/// give each a `[host-a.REPORT]` section of the workload's own counts in
+/// known.toml ([`known_counts`] reads any section by name); what each
+/// report's csv is to be checked against:
+///
+/// - tcplife: one row per TCP session the workload closed, keyed by
+///   `lport,rport`, with the `tx_bytes`/`rx_bytes` the workload sent and
+///   received on it (both ends: two rows per loopback session);
+/// - tcpstates: per session, the client's CLOSE->SYN_SENT->ESTABLISHED...
+///   ->CLOSE sequence (count of rows per `newstate`);
+/// - tcpretrans: at least one row for the connection whose segments the
+///   nftables rule drops (its `lport,rport`), pid = the workload's;
+/// - tcpconnect: one row per TCP connect (refused and non-blocking ones
+///   included), by `daddr,dport`;
+/// - tcpaccept: one row per TCP accept, `bl` = the listener's backlog;
+/// - tcpconnlat: one row per connect that reached ESTABLISHED (the
+///   non-blocking one included, the refused one not);
+/// - solisten: one row per listen, `backlog` as passed;
+/// - soaccept: one row per accept with an IP peer, all `Success`;
+/// - socketio: per (dir, protocol, port), the workload's message count;
+/// - udpconnect: one row per UDP connect (as now, from soprotocol's UDP);
+/// - tcptop: summed over intervals, per connection, rx_bytes/tx_bytes =
+///   the workload's bytes;
+/// - socksize: sum of `count` per map = messages (as now);
+/// - soconnlat: sum of `count` = IP connects that returned (non-blocking
+///   ones once completed);
+/// - so1stbyte: sum of `count` = IP connects that then read data.
+///
 /// The built-in reports, in `--list` order, and whether a format v1
 /// capture (the fixtures) can answer them: the others need the socket
 /// identity, both ends and the TCP kinds of format v2.
