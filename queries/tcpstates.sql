@@ -27,6 +27,8 @@
 --   its -w option widens them to 39).
 -- - A socket's first change in the capture may not be its first: its
 --   earlier ones happened before recording began (the original's too).
+-- - A socket with no peer (a listener) shows RADDR and RPORT as `-` (NULL
+--   in csv/json), where the original prints the zero address and port 0.
 WITH states AS (
     SELECT
         time, time_ns, host, sock, pid, comm, family, laddr, lport, raddr, rport,

@@ -188,3 +188,21 @@ pub fn hist_bucket(v: i64) -> (Option<i64>, Option<i64>) {
         }
     }
 }
+
+#[cfg(test)]
+mod hist_tests {
+    use super::hist_bucket;
+
+    #[test]
+    fn buckets_are_bpftraces() {
+        assert_eq!(hist_bucket(-5), (None, Some(0)));
+        assert_eq!(hist_bucket(0), (Some(0), Some(1)));
+        assert_eq!(hist_bucket(1), (Some(1), Some(2)));
+        assert_eq!(hist_bucket(2), (Some(2), Some(4)));
+        assert_eq!(hist_bucket(3), (Some(2), Some(4)));
+        assert_eq!(hist_bucket(1000), (Some(512), Some(1024)));
+        assert_eq!(hist_bucket(1024), (Some(1024), Some(2048)));
+        assert_eq!(hist_bucket((1 << 53) - 1), (Some(1 << 52), Some(1 << 53)));
+        assert_eq!(hist_bucket(i64::MAX), (Some(1 << 62), None));
+    }
+}
