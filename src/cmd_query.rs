@@ -4,7 +4,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, ValueEnum};
-use sockrec_analyzer::{Format, Limits, Query, REPORTS, reports};
+use sockrec_analyzer::{Format, Limits, Params, Query, REPORTS, reports};
 use sockrec_capture::terminal::escape;
 use std::{
     io::Write as _,
@@ -17,7 +17,7 @@ use std::{
     after_help = "The captures are the SQL table `events`. Built-in reports: sockrec query --list."
 )]
 pub struct QueryArgs {
-    /// A built-in report (sockstat, sofamily, soprotocol, soconnect) or a file of SQL.
+    /// A built-in report (tcplife, soconnect... see --list) or a file of SQL.
     #[arg(required_unless_present_any = ["sql", "list"], conflicts_with_all = ["sql", "list"])]
     query: Option<String>,
     /// Run this SQL (one statement, on the table `events`).
@@ -37,6 +37,22 @@ pub struct QueryArgs {
     /// [default: half of this machine's memory].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
+    /// tcptop's interval, in seconds (fractions allowed); SQL reads it as
+    /// `$interval_ns`.
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval)]
+    interval: i64,
+}
+
+/// `1`, `0.5`, `10`: seconds, as nanoseconds (at least 1 ms).
+fn parse_interval(text: &str) -> Result<i64, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.001..=1e9).contains(&seconds) {
+        return Err(format!("{text:?}: out of range (0.001 to 1e9 seconds)"));
+    }
+    Ok((seconds * 1e9).round() as i64)
 }
 
 /// `512M`, `8G`, `1.5G`, `100000`: bytes, with an optional binary suffix
@@ -131,7 +147,10 @@ pub fn run(args: QueryArgs) -> Result<()> {
         None => Limits::default(),
     };
     let format = args.format.map(Into::into);
-    let written = sockrec_analyzer::run(&inputs, &query, format, limits, &mut stdout)
+    let params = Params {
+        interval_ns: args.interval,
+    };
+    let written = sockrec_analyzer::run(&inputs, &query, format, limits, &params, &mut stdout)
         .and_then(|()| Ok(stdout.flush()?));
     match written {
         // `sockrec query ... | head`: the reader has what it wanted.

@@ -37,7 +37,7 @@ enum Command {
         #[arg(required = true)]
         captures: Vec<String>,
     },
-    /// Run a report (sockstat, sofamily, soprotocol, soconnect) or SQL over captures.
+    /// Run a report (tcplife, soconnect... see --list) or SQL over captures.
     Query(cmd_query::QueryArgs),
 }
 

@@ -1,12 +1,13 @@
 //! sockrec's analyzer: SQL over captures, and the reports of BPF
-//! Performance Tools (sockstat, sofamily, soprotocol, soconnect) rebuilt on
-//! it, for `sockrec query`.
+//! Performance Tools ch. 10 and BCC (sockstat, soconnect, tcplife, tcptop,
+//! socksize...) rebuilt on it, for `sockrec query`.
 //!
 //! - [`session`]: a DataFusion session with the captures as table `events`.
 //! - [`names`] / [`udf`]: `af_name(family)`, `errno_message(errno)`... so
 //!   SQL can say `AF_INET6` and "Connection refused".
 //! - [`reports`]: the built-in queries (`queries/*.sql`) and their tool-like
-//!   renderers.
+//!   renderers, most declared with [`render`]'s printf tables, bpftrace
+//!   `hist()` and count maps.
 //! - [`output`]: table, CSV and JSON output.
 //!
 //! Stable Rust, no privileges, no eBPF: the binary built without the
@@ -14,6 +15,7 @@
 
 pub mod names;
 pub mod output;
+pub mod render;
 pub mod reports;
 pub mod session;
 pub mod udf;
@@ -24,7 +26,7 @@ use anyhow::{Context as _, Result};
 
 pub use output::Format;
 pub use reports::{REPORTS, Report};
-pub use session::{Limits, QueryResult, Session};
+pub use session::{Limits, Params, QueryResult, Session};
 
 /// What to run.
 pub enum Query {
@@ -45,13 +47,17 @@ impl Query {
     }
 }
 
-/// Opens `inputs`, runs `query` within `limits` and prints the result in
-/// `format` (default: [`Query::default_format`]) to `out`.
+/// Opens `inputs`, runs `query` within `limits` with `params` and prints
+/// the result in `format` (default: [`Query::default_format`]) to `out`.
+/// A report run on captures that lack a column it needs (see
+/// [`Report::needs`]) is an error naming the report, the capture and the
+/// column.
 pub fn run(
     inputs: &[String],
     query: &Query,
     format: Option<Format>,
     limits: Limits,
+    params: &Params,
     out: &mut dyn Write,
 ) -> Result<()> {
     let format = format.unwrap_or_else(|| query.default_format());
@@ -74,7 +80,22 @@ pub fn run(
     let result = sockrec_capture::panic::quietly(|| {
         runtime.block_on(async {
             let session = Session::open(inputs, limits).await?;
-            session.query(sql).await.with_context(|| source.to_string())
+            if let Query::Report(r) = query
+                && let Some(l) = session.lacking(r.needs)
+            {
+                anyhow::bail!(
+                    "{}: {} has no column {:?} (capture format version {}); {} needs a capture of version 2 or later, recorded by a newer sockrec",
+                    r.name,
+                    l.path.display(),
+                    l.column,
+                    l.format_version,
+                    r.name
+                );
+            }
+            session
+                .query_with(sql, params)
+                .await
+                .with_context(|| source.to_string())
         })
     })
     .map_err(|why| {

@@ -15,6 +15,7 @@ use anyhow::{Context as _, Result, anyhow};
 use arrow_array::{Array, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+use crate::render::{self, Col, Hists, Maps, Table};
 use crate::session::QueryResult;
 use sockrec_capture::terminal::escape;
 
@@ -24,7 +25,24 @@ pub struct Report {
     pub name: &'static str,
     /// The query, from `queries/NAME.sql`.
     pub sql: &'static str,
-    render: fn(&QueryResult, &mut dyn Write) -> Result<()>,
+    /// The capture columns it reads that not every capture has (format v2's
+    /// `sock`, `inode`...): a capture without one can't answer it, and
+    /// `sockrec query` says so before running the SQL (whose missing
+    /// columns would read as NULL, and the report come out empty).
+    pub needs: &'static [&'static str],
+    render: Render,
+}
+
+/// How a report's rows are laid out in `--format tool`.
+enum Render {
+    /// A renderer of its own.
+    Fn(fn(&QueryResult, &mut dyn Write) -> Result<()>),
+    /// A printf table ([`render::Table`]).
+    Table(&'static render::Table),
+    /// bpftrace `hist()` maps ([`render::Hists`]).
+    Hists(&'static render::Hists),
+    /// bpftrace count maps ([`render::Maps`]).
+    Maps(&'static render::Maps),
 }
 
 impl Report {
@@ -41,33 +59,209 @@ impl Report {
 
     /// Prints `result` (of this report's SQL) the way the tool does.
     pub fn render(&self, result: &QueryResult, out: &mut dyn Write) -> Result<()> {
-        (self.render)(result, out).with_context(|| format!("rendering {}", self.name))
+        match &self.render {
+            Render::Fn(f) => f(result, out),
+            Render::Table(t) => t.write(result, out),
+            Render::Hists(h) => h.write(result, out),
+            Render::Maps(m) => m.write(result, out),
+        }
+        .with_context(|| format!("rendering {}", self.name))
     }
 }
 
-/// All built-in reports, in `--list` order.
-pub const REPORTS: &[Report] = &[
-    Report {
-        name: "sockstat",
-        sql: include_str!("../../queries/sockstat.sql"),
-        render: render_sockstat,
-    },
-    Report {
-        name: "sofamily",
-        sql: include_str!("../../queries/sofamily.sql"),
-        render: render_sofamily,
-    },
-    Report {
-        name: "soprotocol",
-        sql: include_str!("../../queries/soprotocol.sql"),
-        render: render_soprotocol,
-    },
-    Report {
-        name: "soconnect",
-        sql: include_str!("../../queries/soconnect.sql"),
-        render: render_soconnect,
-    },
-];
+/// `NAME needs [COLUMNS] => RENDER;`: a [`Report`] of `queries/NAME.sql`.
+macro_rules! reports {
+    ($($name:literal needs [$($col:literal),*] => $render:expr;)*) => {
+        /// All built-in reports, in `--list` order.
+        pub const REPORTS: &[Report] = &[$(Report {
+            name: $name,
+            sql: include_str!(concat!("../../queries/", $name, ".sql")),
+            needs: &[$($col),*],
+            render: $render,
+        },)*];
+    };
+}
+
+// In --list order: round 1's four, then the TCP session reports (tcplife
+// first: the question a postmortem asks first), the calls, and the
+// histograms.
+reports! {
+    "sockstat" needs [] => Render::Fn(render_sockstat);
+    "sofamily" needs [] => Render::Fn(render_sofamily);
+    "soprotocol" needs [] => Render::Fn(render_soprotocol);
+    "soconnect" needs [] => Render::Fn(render_soconnect);
+    "tcplife" needs ["sock", "state", "tx_bytes"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 5),
+            Col::l("COMM", "comm", 10).max(10),
+            Col::l("LADDR", "laddr", 15),
+            Col::l("LPORT", "lport", 5),
+            Col::l("RADDR", "raddr", 15),
+            Col::l("RPORT", "rport", 5),
+            Col::r("TX_KB", "tx_kb", 5),
+            Col::r("RX_KB", "rx_kb", 5),
+            Col::l("MS", "ms", 0),
+        ],
+    });
+    "tcpstates" needs ["sock", "old_state", "state"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("SKADDR", "skaddr", 16),
+            Col::l("C-PID", "c_pid", 5),
+            Col::l("C-COMM", "c_comm", 10).max(10),
+            Col::l("LADDR", "laddr", 15),
+            Col::l("LPORT", "lport", 5),
+            Col::l("RADDR", "raddr", 15),
+            Col::l("RPORT", "rport", 5),
+            Col::l("OLDSTATE", "oldstate", 11),
+            Col::l("->", "=->", 2),
+            Col::l("NEWSTATE", "newstate", 11),
+            Col::l("MS", "ms", 0).decimals(3),
+        ],
+    });
+    "tcpretrans" needs ["sock", "state"] => Render::Table(&Table {
+        banner: &["Tracing tcp retransmits."],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 8),
+            Col::r("LADDR:LPORT", "laddr:lport", 20),
+            Col::r("RADDR:RPORT", "raddr:rport", 21),
+            Col::r("STATE", "state", 6),
+        ],
+    });
+    "tcpconnect" needs ["sock", "old_state", "state"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 6),
+            Col::l("COMM", "comm", 16),
+            Col::l("IP", "ip", 3),
+            Col::l("SADDR", "saddr", 15),
+            Col::l("DADDR", "daddr", 15),
+            Col::l("DPORT", "dport", 5),
+        ],
+    });
+    "tcpaccept" needs ["laddr", "lport", "raddr", "backlog"] => Render::Table(&Table {
+        banner: &["Tracing TCP accepts."],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 6),
+            Col::l("COMM", "comm", 14),
+            Col::l("RADDR", "raddr", 39),
+            Col::l("RPORT", "rport", 5),
+            Col::l("LADDR", "laddr", 39),
+            Col::l("LPORT", "lport", 5),
+            Col::l("BL", "bl", 0),
+        ],
+    });
+    "tcpconnlat" needs ["sock", "old_state", "state"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 7),
+            Col::l("COMM", "comm", 12).max(12),
+            Col::l("IP", "ip", 2),
+            Col::l("SADDR", "saddr", 16),
+            Col::l("DADDR", "daddr", 16),
+            Col::l("DPORT", "dport", 5),
+            Col::l("LAT(ms)", "lat_ms", 0).decimals(2),
+        ],
+    });
+    "solisten" needs ["backlog", "laddr", "lport"] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 7),
+            Col::l("COMM", "comm", 12).max(12),
+            Col::l("PROTO", "proto", 6),
+            Col::l("BACKLOG", "backlog", 8),
+            Col::l("PORT", "port", 5),
+            Col::l("ADDR", "addr", 39),
+        ],
+    });
+    "soaccept" needs [] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("PID", "pid", 6),
+            Col::l("PROCESS", "process", 16),
+            Col::l("FAM", "fam", 3),
+            Col::l("ADDRESS", "address", 16),
+            Col::l("PORT", "port", 5),
+            Col::l("RESULT", "result", 0),
+        ],
+    });
+    "socketio" needs ["inode", "rport"] => Render::Maps(&Maps {
+        banner: &[],
+        keys: &["comm", "pid", "dir", "protocol", "port"],
+    });
+    "udpconnect" needs [] => Render::Table(&Table {
+        banner: &[],
+        cols: &[
+            Col::l("TIME", "time", 8),
+            Col::l("PID", "pid", 6),
+            Col::l("COMM", "comm", 16),
+            Col::l("IP", "ip", 2),
+            Col::l("RADDR", "raddr", 16),
+            Col::l("RPORT", "rport", 5),
+        ],
+    });
+    "tcptop" needs ["inode", "laddr", "raddr"] => Render::Fn(render_tcptop);
+    "socksize" needs [] => Render::Hists(&Hists {
+        banner: &[],
+        keys: &["comm"],
+    });
+    "soconnlat" needs ["sock", "old_state"] => Render::Hists(&Hists {
+        banner: &["Tracing IP connect() latency."],
+        keys: &["comm"],
+    });
+    "so1stbyte" needs ["inode"] => Render::Hists(&Hists {
+        banner: &["Tracing IP socket first-read-byte latency."],
+        keys: &["comm", "pid"],
+    });
+}
+
+/// tcptop(8): per interval, a time line, then the IPv4 connections under
+/// `PID COMM LADDR RADDR RX_KB TX_KB` and the IPv6 ones under `... LADDR6
+/// RADDR6 ...` after an empty line, as BCC's tcptop prints (with -C, no
+/// screen clearing); an empty line between intervals.
+fn render_tcptop(result: &QueryResult, out: &mut dyn Write) -> Result<()> {
+    const V4: &[Col] = &[
+        Col::l("PID", "pid", 7),
+        Col::l("COMM", "comm", 12).max(12),
+        Col::l("LADDR", "laddr:lport", 21),
+        Col::l("RADDR", "raddr:rport", 21),
+        Col::r("RX_KB", "rx_kb", 6),
+        Col::r("TX_KB", "tx_kb", 6),
+    ];
+    const V6: &[Col] = &[
+        Col::l("PID", "pid", 7),
+        Col::l("COMM", "comm", 12).max(12),
+        Col::l("LADDR6", "laddr:lport", 32),
+        Col::l("RADDR6", "raddr:rport", 32),
+        Col::r("RX_KB", "rx_kb", 6),
+        Col::r("TX_KB", "tx_kb", 6),
+    ];
+    let keys = rows(result, &["time", "ip"])?;
+    let mut start = 0;
+    while start < keys.len() {
+        let time = &keys[start][0];
+        let end = start + keys[start..].iter().take_while(|k| k[0] == *time).count();
+        if start > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{time}")?;
+        writeln!(out)?;
+        let v6 = start + keys[start..end].iter().take_while(|k| k[1] == "4").count();
+        if v6 > start {
+            render::write_table(result, V4, start..v6, out)?;
+        }
+        if end > v6 {
+            writeln!(out)?;
+            render::write_table(result, V6, v6..end, out)?;
+        }
+        start = end;
+    }
+    Ok(())
+}
 
 /// The report called `name` (`sofamily` or `sofamily.sql`).
 pub fn find(name: &str) -> Option<&'static Report> {
@@ -78,7 +272,7 @@ pub fn find(name: &str) -> Option<&'static Report> {
 /// The cells of the named columns, row by row, as text (NULL as empty),
 /// [escaped](sockrec_capture::terminal::escape) for the terminal. Timestamps show as
 /// `HH:MM:SS`, bpftrace's `time()`.
-fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
+pub(crate) fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default()
         .with_timestamp_format(Some("%H:%M:%S"))
         .with_timestamp_tz_format(Some("%H:%M:%S"));
@@ -103,7 +297,10 @@ fn rows(result: &QueryResult, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     Ok(out)
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a std::sync::Arc<dyn Array>> {
+pub(crate) fn column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a std::sync::Arc<dyn Array>> {
     batch
         .column_by_name(name)
         .ok_or_else(|| anyhow!("the query has no column {name:?}"))
@@ -111,7 +308,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a std::sync::Arc<d
 
 /// bpftrace map lines, `@map[k1, k2]: count`, from rows of `map`, the keys
 /// and `count`, already sorted; an empty line after each map.
-fn write_maps(rows: &[Vec<String>], out: &mut dyn Write) -> Result<()> {
+pub(crate) fn write_maps(rows: &[Vec<String>], out: &mut dyn Write) -> Result<()> {
     for (i, row) in rows.iter().enumerate() {
         let (map, rest) = row.split_first().expect("map column");
         let (count, keys) = rest.split_last().expect("count column");

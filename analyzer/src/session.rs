@@ -25,8 +25,9 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, SchemaRef};
-use datafusion::common::DataFusionError;
 use datafusion::common::config::TableParquetOptions;
+use datafusion::common::metadata::ScalarAndMetadata;
+use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -47,6 +48,33 @@ pub const CAPTURE_COLUMN: &str = "capture";
 pub struct Session {
     ctx: SessionContext,
     limits: Limits,
+    /// Each capture's file and the names of its own columns (a column the
+    /// capture schema has and the file lacks reads as NULL in `events`).
+    columns: Vec<(std::path::PathBuf, u32, Vec<String>)>,
+}
+
+/// Values a query may use as named parameters (`$interval_ns`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// `$interval_ns`: the length of tcptop's intervals, ns (`--interval`).
+    pub interval_ns: i64,
+}
+
+impl Default for Params {
+    /// tcptop's default interval, 1 s.
+    fn default() -> Params {
+        Params {
+            interval_ns: 1_000_000_000,
+        }
+    }
+}
+
+/// A capture that lacks a column a report needs.
+#[derive(Debug)]
+pub struct Lacking<'a> {
+    pub path: &'a Path,
+    pub format_version: u32,
+    pub column: &'a str,
 }
 
 /// What one query may use.
@@ -118,13 +146,44 @@ impl Session {
         }
         let union = union.ok_or_else(|| anyhow!("no capture to read"))?;
         ctx.register_table(TABLE, union.into_view())?;
-        Ok(Session { ctx, limits })
+        let columns = captures
+            .iter()
+            .map(|info| {
+                let names = info.arrow_schema().fields().iter();
+                let names = names.map(|f| f.name().clone()).collect();
+                (info.path.clone(), info.meta.format_version, names)
+            })
+            .collect();
+        Ok(Session {
+            ctx,
+            limits,
+            columns,
+        })
+    }
+
+    /// The first capture that lacks one of `columns` (in `events` it would
+    /// read as NULL): a report that needs the column can't be answered.
+    pub fn lacking<'a>(&'a self, columns: &[&'a str]) -> Option<Lacking<'a>> {
+        self.columns.iter().find_map(|(path, version, have)| {
+            let column = columns.iter().find(|c| !have.iter().any(|h| h == *c))?;
+            Some(Lacking {
+                path,
+                format_version: *version,
+                column,
+            })
+        })
     }
 
     /// Runs one SQL statement. Queries only: DDL (`CREATE`, `DROP`), DML
     /// (`INSERT`, `COPY`) and `SET` are refused, so a query file can't
     /// write files or change the session behind the reports' back.
     pub async fn query(&self, sql: &str) -> Result<QueryResult> {
+        self.query_with(sql, &Params::default()).await
+    }
+
+    /// [`Session::query`] with `params` for the named parameters the SQL
+    /// uses (`$interval_ns`; see [`Params`]).
+    pub async fn query_with(&self, sql: &str, params: &Params) -> Result<QueryResult> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -133,6 +192,15 @@ impl Session {
             .ctx
             .sql_with_options(sql, options)
             .await
+            .map_err(query_error)?;
+        let df = df
+            .with_param_values(ParamValues::Map(
+                [(
+                    "interval_ns".to_string(),
+                    ScalarAndMetadata::from(ScalarValue::Int64(Some(params.interval_ns))),
+                )]
+                .into(),
+            ))
             .map_err(query_error)?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         // Collected batch by batch, counted: DataFusion's pool does not see

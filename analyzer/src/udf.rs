@@ -9,6 +9,7 @@
 //! | `proto_short(protocol)`, `proto_short(family, protocol)` | `proto_short(1, 0)` = `'UNIX'` |
 //! | `errno_name(errno)` | `errno_name(111)` = `'ECONNREFUSED'` |
 //! | `errno_message(errno)` | `errno_message(111)` = `'Connection refused'`, `errno_message(0)` = `'Success'` |
+//! | `hist_low(v)`, `hist_high(v)` | the power-of-2 bucket of bpftrace's `hist()` holding `v`: `hist_low(1000)` = 512, `hist_high(1000)` = 1024; 0 and 1 have buckets of their own (`[0]`: 0, 1), negative values `(..., 0)`: NULL, 0 |
 //!
 //! They take any integer type (the capture's columns are `UInt16`, `Int32`)
 //! and return NULL for NULL; the `*_name` functions also return NULL for a
@@ -31,11 +32,20 @@ use crate::names;
 /// How one function turns its (integer) arguments into text.
 type NameFn = fn(&[Option<i64>]) -> Option<String>;
 
+/// What a function makes of its (integer) arguments.
+#[derive(Debug, Clone, Copy)]
+enum Apply {
+    /// Text (the naming functions).
+    Text(NameFn),
+    /// A number (`hist_low`, `hist_high`).
+    Int(fn(&[Option<i64>]) -> Option<i64>),
+}
+
 #[derive(Debug)]
 struct NameUdf {
     name: &'static str,
     signature: Signature,
-    apply: NameFn,
+    apply: Apply,
 }
 
 // DataFusion compares functions to deduplicate plans; the name says which
@@ -64,7 +74,10 @@ impl ScalarUDFImpl for NameUdf {
     }
 
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(match self.apply {
+            Apply::Text(_) => DataType::Utf8,
+            Apply::Int(_) => DataType::Int64,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -87,19 +100,33 @@ impl ScalarUDFImpl for NameUdf {
             })
             .collect::<Result<_>>()?;
         let mut row = vec![None; ints.len()];
-        let out: StringArray = (0..args.number_rows)
-            .map(|i| {
-                for (slot, col) in row.iter_mut().zip(&ints) {
-                    *slot = col.is_valid(i).then(|| col.value(i));
-                }
-                (self.apply)(&row)
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+        let mut args_of = |i: usize| {
+            for (slot, col) in row.iter_mut().zip(&ints) {
+                *slot = col.is_valid(i).then(|| col.value(i));
+            }
+            row.clone()
+        };
+        let out: ArrayRef = match self.apply {
+            Apply::Text(apply) => Arc::new(
+                (0..args.number_rows)
+                    .map(|i| apply(&args_of(i)))
+                    .collect::<StringArray>(),
+            ),
+            Apply::Int(apply) => Arc::new(
+                (0..args.number_rows)
+                    .map(|i| apply(&args_of(i)))
+                    .collect::<Int64Array>(),
+            ),
+        };
+        Ok(ColumnarValue::Array(out))
     }
 }
 
 fn udf(name: &'static str, arities: &[usize], apply: NameFn) -> ScalarUDF {
+    udf_of(name, arities, Apply::Text(apply))
+}
+
+fn udf_of(name: &'static str, arities: &[usize], apply: Apply) -> ScalarUDF {
     let signatures = arities
         .iter()
         .map(|&n| TypeSignature::Uniform(n, vec![DataType::Int64]))
@@ -141,5 +168,41 @@ pub fn all() -> Vec<ScalarUDF> {
         udf("errno_message", &[1], |a| {
             Some(names::errno_message(first(a)?))
         }),
+        udf_of("hist_low", &[1], Apply::Int(|a| hist_bucket(first(a)?).0)),
+        udf_of("hist_high", &[1], Apply::Int(|a| hist_bucket(first(a)?).1)),
     ]
+}
+
+/// The power-of-2 bucket of bpftrace's `hist()` that `v` falls in, as
+/// (lowest value, highest + 1): `(None, Some(0))` for negative values
+/// (`(..., 0)`), `(0, 1)` for 0 (`[0]`), `(1, 2)` for 1 (`[1]`), `(2^k,
+/// 2^(k+1))` for 2^k <= v < 2^(k+1) (`[2^k, 2^(k+1))`); the top bucket's
+/// end, 2^63, is NULL.
+pub fn hist_bucket(v: i64) -> (Option<i64>, Option<i64>) {
+    match v {
+        ..0 => (None, Some(0)),
+        0 | 1 => (Some(v), Some(v + 1)),
+        _ => {
+            let low = 1i64 << v.ilog2();
+            (Some(low), low.checked_mul(2))
+        }
+    }
+}
+
+#[cfg(test)]
+mod hist_tests {
+    use super::hist_bucket;
+
+    #[test]
+    fn buckets_are_bpftraces() {
+        assert_eq!(hist_bucket(-5), (None, Some(0)));
+        assert_eq!(hist_bucket(0), (Some(0), Some(1)));
+        assert_eq!(hist_bucket(1), (Some(1), Some(2)));
+        assert_eq!(hist_bucket(2), (Some(2), Some(4)));
+        assert_eq!(hist_bucket(3), (Some(2), Some(4)));
+        assert_eq!(hist_bucket(1000), (Some(512), Some(1024)));
+        assert_eq!(hist_bucket(1024), (Some(1024), Some(2048)));
+        assert_eq!(hist_bucket((1 << 53) - 1), (Some(1 << 52), Some(1 << 53)));
+        assert_eq!(hist_bucket(i64::MAX), (Some(1 << 62), None));
+    }
 }

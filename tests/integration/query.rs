@@ -27,6 +27,7 @@ pub const TESTS: Tests = crate::tests![
     list,
     reports_match_workload,
     csv_matches_workload,
+    v1_reports_match_workload,
     snapshots,
     several_hosts,
     directory_and_glob,
@@ -46,13 +47,75 @@ pub const TESTS: Tests = crate::tests![
     bad_cuts_and_flips,
     bad_fuzz_corpus,
     bad_report_name,
+    v1_capture_lacks_columns,
     no_capture_here,
     read_only,
     broken_pipe_is_quiet,
     info_reads_directories,
 ];
 
-const REPORTS: [&str; 4] = ["sockstat", "sofamily", "soprotocol", "soconnect"];
+/// When the fixtures are recorded by a v2 recorder (`cargo xtask
+/// fixtures`), flip these to `true` (the snapshots then cover them), and
+/// give each a `[host-a.REPORT]` section of the workload's own counts in
+/// known.toml ([`known_counts`] reads any section by name); what each
+/// report's csv is to be checked against:
+///
+/// - tcplife: one row per TCP session the workload closed, keyed by
+///   `lport,rport`, with the `tx_bytes`/`rx_bytes` the workload sent and
+///   received on it (both ends: two rows per loopback session);
+/// - tcpstates: per session, the client's CLOSE->SYN_SENT->ESTABLISHED...
+///   ->CLOSE sequence (count of rows per `newstate`);
+/// - tcpretrans: at least one row for the connection whose segments the
+///   nftables rule drops (its `lport,rport`), pid = the workload's;
+/// - tcpconnect: one row per TCP connect (refused and non-blocking ones
+///   included), by `daddr,dport`;
+/// - tcpaccept: one row per TCP accept, `bl` = the listener's backlog;
+/// - tcpconnlat: one row per connect that reached ESTABLISHED (the
+///   non-blocking one included, the refused one not);
+/// - solisten: one row per listen, `backlog` as passed;
+/// - soaccept: one row per accept with an IP peer, all `Success`;
+/// - socketio: per (dir, protocol, port), the workload's message count;
+/// - udpconnect: one row per UDP connect (as now, from soprotocol's UDP);
+/// - tcptop: summed over intervals, per connection, rx_bytes/tx_bytes =
+///   the workload's bytes;
+/// - socksize: sum of `count` per map = messages (as now);
+/// - soconnlat: sum of `count` = IP connects that returned (non-blocking
+///   ones once completed);
+/// - so1stbyte: sum of `count` = IP connects that then read data.
+///
+/// The built-in reports, in `--list` order, and whether a format v1
+/// capture (the fixtures) can answer them: the others need the socket
+/// identity, both ends and the TCP kinds of format v2.
+const ALL_REPORTS: [(&str, bool); 18] = [
+    ("sockstat", true),
+    ("sofamily", true),
+    ("soprotocol", true),
+    ("soconnect", true),
+    ("tcplife", false),
+    ("tcpstates", false),
+    ("tcpretrans", false),
+    ("tcpconnect", false),
+    ("tcpaccept", false),
+    ("tcpconnlat", false),
+    ("solisten", false),
+    ("soaccept", true),
+    ("socketio", false),
+    ("udpconnect", true),
+    ("tcptop", false),
+    ("socksize", true),
+    ("soconnlat", false),
+    ("so1stbyte", false),
+];
+
+/// The reports the v1 fixtures answer (snapshots, empty capture...).
+fn reports() -> impl Iterator<Item = &'static str> {
+    ALL_REPORTS.iter().filter(|r| r.1).map(|r| r.0)
+}
+
+/// The reports that need a format v2 capture.
+fn v2_reports() -> impl Iterator<Item = &'static str> {
+    ALL_REPORTS.iter().filter(|r| !r.1).map(|r| r.0)
+}
 const FORMATS: [&str; 4] = ["tool", "table", "csv", "json"];
 /// The fixtures with a workload (`empty` has none).
 const WORKLOADS: [&str; 2] = ["host-a", "host-b"];
@@ -109,17 +172,15 @@ type Counts = BTreeMap<String, u64>;
 
 /// One capture's entry in `fixtures/known.toml`: its `[host-a]` table
 /// (`file`, `comm` and `pid` are there too, for people) and the counts
-/// tables under it (`[host-a.sofamily]`...), as `cargo xtask fixtures`
-/// writes them.
+/// tables under it (`[host-a.sofamily]`, one per report or SQL check), as
+/// `cargo xtask fixtures` writes them. A new report's section needs no
+/// field here: [`known_counts`] reads any table of counts by name.
 #[derive(Deserialize)]
 struct Known {
     host: String,
     events: u64,
-    sockstat: Counts,
-    sofamily: Counts,
-    soprotocol: Counts,
-    soconnect: Counts,
-    bytes: Counts,
+    #[serde(flatten)]
+    sections: BTreeMap<String, toml::Value>,
 }
 
 /// `fixtures/known.toml`: capture (`host-a`) → what its workload did.
@@ -131,17 +192,16 @@ fn known() -> Result<BTreeMap<String, Known>, String> {
 
 /// The counts of `[fixture.section]`.
 fn known_counts(fixture: &str, section: &str) -> Result<Counts, String> {
-    let k = known()?
+    let mut k = known()?
         .remove(fixture)
         .ok_or_else(|| format!("known.toml has no [{fixture}]"))?;
-    match section {
-        "sockstat" => Ok(k.sockstat),
-        "sofamily" => Ok(k.sofamily),
-        "soprotocol" => Ok(k.soprotocol),
-        "soconnect" => Ok(k.soconnect),
-        "bytes" => Ok(k.bytes),
-        _ => Err(format!("known.toml has no [{fixture}.{section}]")),
-    }
+    let table = k
+        .sections
+        .remove(section)
+        .ok_or_else(|| format!("known.toml has no [{fixture}.{section}]"))?;
+    table
+        .try_into()
+        .map_err(|e| format!("known.toml [{fixture}.{section}]: {e}"))
 }
 
 pub fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
@@ -185,7 +245,8 @@ fn list() -> TestResult {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    ensure!(names == REPORTS, "{out}");
+    let want: Vec<&str> = ALL_REPORTS.iter().map(|r| r.0).collect();
+    ensure!(names == want, "{out}");
     ensure!(
         out.lines().all(|l| l.split_whitespace().count() > 2),
         "every report has a description: {out}"
@@ -250,6 +311,53 @@ fn reports_match_workload() -> TestResult {
     Ok(())
 }
 
+/// soaccept, udpconnect and socksize, on what the v1 fixtures' workload
+/// counted for the other reports: udpconnect lists soprotocol's UDP
+/// connects; socksize's buckets hold every message (they all succeed).
+fn v1_reports_match_workload() -> TestResult {
+    for name in WORKLOADS {
+        let f = fixture(name);
+        let f = f.to_str().unwrap();
+        let out = query_ok(&["udpconnect", "-i", f, "--format", "csv"])?;
+        let rows = out.lines().count() as u64 - 1;
+        let want: u64 = known_counts(name, "soprotocol")?
+            .iter()
+            .filter(|(k, _)| k.starts_with("@connect[") && k.ends_with(", UDP]"))
+            .map(|(_, n)| n)
+            .sum();
+        ensure!(
+            rows == want,
+            "{name} udpconnect: {rows} rows, want {want}\n{out}"
+        );
+
+        let out = query_ok(&["socksize", "-i", f, "--format", "csv"])?;
+        let rows = csv_rows(&out);
+        ensure!(
+            rows[0] == ["map", "host", "comm", "low", "high", "count"],
+            "{out}"
+        );
+        let mut got = BTreeMap::new();
+        for r in &rows[1..] {
+            let n: u64 = r[5].parse().map_err(|_| format!("{r:?}"))?;
+            add(&mut got, &r[0], n);
+        }
+        let calls = known_counts(name, "sockstat")?;
+        let want = BTreeMap::from([
+            ("read_bytes".to_string(), calls["kprobe:sock_recvmsg"]),
+            ("write_bytes".to_string(), calls["kprobe:sock_sendmsg"]),
+        ]);
+        ensure!(got == want, "{name} socksize: got {got:?}, want {want:?}");
+
+        // soaccept: every line an IP peer and a success.
+        let out = query_ok(&["soaccept", "-i", f])?;
+        ensure!(
+            out.lines().skip(1).all(|l| l.ends_with(" Success")),
+            "{name} soaccept:\n{out}"
+        );
+    }
+    Ok(())
+}
+
 fn is_time_line(l: &str) -> bool {
     let b = l.as_bytes();
     l.len() == 8
@@ -303,7 +411,7 @@ fn snapshots() -> TestResult {
     // `sockstat.tool.snap`, not `integration__query__sockstat.tool.snap`.
     settings.set_prepend_module_to_snapshot(false);
     let mut failures = Vec::new();
-    for report in REPORTS {
+    for report in reports() {
         for format in FORMATS {
             let out = query_ok(&[report, "-i", f.to_str().unwrap(), "--format", format])?;
             let name = format!("{report}.{format}");
@@ -319,7 +427,9 @@ fn snapshots() -> TestResult {
                 failures.push(format!("{name}: differs from its snapshot (diff above)"));
             }
             // bpftrace prints an empty line after each map.
-            let end = if format == "tool" && report != "soconnect" {
+            let end = if format == "tool"
+                && ["sockstat", "sofamily", "soprotocol", "socksize"].contains(&report)
+            {
                 "\n\n"
             } else {
                 "\n"
@@ -466,12 +576,13 @@ fn empty_capture() -> TestResult {
     let f = fixture("empty");
     let f = f.to_str().unwrap();
     ensure!(known()?["empty"].events == 0, "empty.parquet has events");
-    for report in REPORTS {
+    for report in reports() {
         let out = query_ok(&[report, "-i", f])?;
-        ensure!(!out.is_empty(), "{report}: no header");
+        // socksize's original prints no header, only its maps.
+        let header = usize::from(report != "socksize");
         ensure!(
             !out.lines().any(|l| l.starts_with('@'))
-                && out.lines().filter(|l| !l.is_empty()).count() == 1,
+                && out.lines().filter(|l| !l.is_empty()).count() == header,
             "{report} printed more than its header:\n{out}"
         );
         let out = query_ok(&[report, "-i", f, "--format", "csv"])?;
@@ -550,6 +661,25 @@ fn sql_file() -> TestResult {
         ],
         &["--format tool", "built-in"],
     )
+}
+
+/// A report that needs format v2's columns, run on a v1 capture: one line
+/// naming the report, the capture and the missing column, exit 1. The same
+/// capture with a v2 capture still fails (every capture must have them).
+fn v1_capture_lacks_columns() -> TestResult {
+    let f = fixture("host-a");
+    let f = f.to_str().unwrap();
+    for report in v2_reports() {
+        query_fails(
+            &[report, "-i", f],
+            &[report, "host-a.parquet", "has no column", "version 1"],
+        )?;
+        query_fails(
+            &[report, "-i", f, "--format", "csv"],
+            &[report, "has no column"],
+        )?;
+    }
+    Ok(())
 }
 
 /// Without -i: the newest *.parquet of the current directory, named on
