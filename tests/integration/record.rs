@@ -146,6 +146,24 @@ fn retransmits_are_recorded() -> TestResult {
             "retransmit of another socket, or wrong: {r:?}, want {lport} -> {rport}, inode {inode}"
         );
     }
+    // tcpretrans lists them, attributed to the connection's owner (the
+    // rows themselves are the interrupted task's, `swapper` mostly).
+    let text = query::query_ok(&["tcpretrans", "-i", out.to_str().unwrap(), "--format", "csv"])?;
+    let rows = query::csv_rows(&text);
+    let want = format!(
+        "{pid},{},127.0.0.1,{lport},127.0.0.1,{rport},ESTABLISHED",
+        workload::COMM
+    );
+    let listed = rows
+        .iter()
+        .skip(1)
+        .filter(|r| r[2..].join(",") == want)
+        .count();
+    ensure!(
+        listed == retransmits.len(),
+        "tcpretrans lists {listed} of {} retransmits as {want:?}:\n{text}",
+        retransmits.len()
+    );
     Ok(())
 }
 
@@ -424,7 +442,139 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
         rport: None,
         backlog: None,
     });
-    reports_say_what_workload_did(&out, &calls)
+    reports_say_what_workload_did(&out, &calls)?;
+    connection_reports_say_what_workload_did(&out, &calls, &lines, pid)
+}
+
+/// The connection reports over the known capture (`--format csv`) say what
+/// the workload did, whatever probes caught it and on every kernel the
+/// tests boot: tcplife lists both ends of each of its TCP sessions with
+/// its bytes (the kernel's counts include SYN and FIN: up to 2 more sent,
+/// 1 more received), owned by the workload; tcpconnect has each TCP
+/// connect, tcpaccept each accept, solisten each TCP listen with its
+/// backlog, tcpconnlat the non-blocking connect, udpconnect the UDP one.
+/// The ports are the workload's own (getsockname(2)).
+fn connection_reports_say_what_workload_did(
+    capture: &Path,
+    calls: &[Expected],
+    lines: &[String],
+    pid: u32,
+) -> TestResult {
+    use std::collections::HashMap;
+    let file = capture.to_str().unwrap();
+    let csv = |report: &str| -> Result<Vec<HashMap<String, String>>, String> {
+        let text = query::query_ok(&[report, "-i", file, "--format", "csv"])?;
+        let mut rows = query::csv_rows(&text).into_iter();
+        let header = rows.next().ok_or(format!("{report}: no header"))?;
+        Ok(rows
+            .map(|r| header.iter().cloned().zip(r).collect())
+            .collect())
+    };
+    let num = |row: &HashMap<String, String>, col: &str| -> u64 {
+        row.get(col)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let inet = |e: &&Expected| matches!(e.family as i32, libc::AF_INET | libc::AF_INET6);
+    let tcp_calls = |kind: &[&str]| -> Vec<&Expected> {
+        calls
+            .iter()
+            .filter(|e| kind.contains(&e.kind.as_str()) && e.protocol == libc::IPPROTO_TCP as u16)
+            .filter(inet)
+            .collect()
+    };
+    let connects = tcp_calls(&["connect"]);
+    let of_inode = |inode: u64| connects.iter().find(|e| e.inode == Some(inode)).copied();
+
+    let life = csv("tcplife")?;
+    let mut sessions = 0;
+    for s in lines.iter().filter_map(|l| workload::Session::parse(l)) {
+        sessions += 1;
+        let c = of_inode(s.client).ok_or(format!("no connect of socket {}", s.client))?;
+        let (lport, rport) = (c.lport.unwrap_or(0) as u64, c.rport.unwrap_or(0) as u64);
+        for (l, r, tx, rx) in [
+            (lport, rport, s.sent, s.received),
+            (rport, lport, s.received, s.sent),
+        ] {
+            let row = life
+                .iter()
+                .find(|row| num(row, "lport") == l && num(row, "rport") == r)
+                .ok_or(format!("tcplife has no session {l} -> {r}: {life:#?}"))?;
+            let (t, x) = (num(row, "tx_bytes"), num(row, "rx_bytes"));
+            ensure!(
+                (tx..=tx + 2).contains(&t) && (rx..=rx + 1).contains(&x),
+                "tcplife {l} -> {r}: tx {t} rx {x}, want {tx} and {rx} (+ SYN/FIN)"
+            );
+            ensure!(
+                num(row, "pid") == pid as u64
+                    && row.get("comm").map(String::as_str) == Some(workload::COMM),
+                "tcplife {l} -> {r} not the workload's: {row:?}"
+            );
+        }
+    }
+    ensure!(sessions >= 3, "{sessions} sessions");
+
+    let mut want: Vec<u64> = connects
+        .iter()
+        .map(|e| e.port.unwrap_or(0) as u64)
+        .collect();
+    let mut got: Vec<u64> = csv("tcpconnect")?.iter().map(|r| num(r, "dport")).collect();
+    want.sort();
+    got.sort();
+    ensure!(got == want, "tcpconnect's ports {got:?}, want {want:?}");
+
+    let mut want: Vec<(u64, u64)> = tcp_calls(&["accept", "accept4"])
+        .iter()
+        .filter(|e| e.fd2.is_some()) // not the one in flight
+        .map(|e| (e.lport.unwrap_or(0) as u64, e.rport.unwrap_or(0) as u64))
+        .collect();
+    let mut got: Vec<(u64, u64)> = csv("tcpaccept")?
+        .iter()
+        .map(|r| (num(r, "lport"), num(r, "rport")))
+        .collect();
+    want.sort();
+    got.sort();
+    ensure!(got == want, "tcpaccept's ports {got:?}, want {want:?}");
+
+    let mut want: Vec<(u64, u64)> = tcp_calls(&["listen"])
+        .iter()
+        .map(|e| (e.lport.unwrap_or(0) as u64, e.backlog.unwrap_or(0) as u64))
+        .collect();
+    let mut got: Vec<(u64, u64)> = csv("solisten")?
+        .iter()
+        .filter(|r| r.get("proto").is_some_and(|p| p.starts_with("TCP")))
+        .map(|r| (num(r, "port"), num(r, "backlog")))
+        .collect();
+    want.sort();
+    got.sort();
+    ensure!(
+        got == want,
+        "solisten's TCP ports and backlogs {got:?}, want {want:?}"
+    );
+
+    let latencies = csv("tcpconnlat")?;
+    for nb in lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("N\t")?.parse::<u64>().ok())
+    {
+        let c = of_inode(nb).ok_or("no non-blocking connect")?;
+        ensure!(
+            latencies
+                .iter()
+                .any(|r| num(r, "lport") == c.lport.unwrap_or(0) as u64),
+            "tcpconnlat lacks the non-blocking connect from port {:?}: {latencies:#?}",
+            c.lport
+        );
+    }
+
+    let udp: Vec<u64> = calls
+        .iter()
+        .filter(|e| e.kind == "connect" && e.protocol == libc::IPPROTO_UDP as u16)
+        .map(|e| e.port.unwrap_or(0) as u64)
+        .collect();
+    let got: Vec<u64> = csv("udpconnect")?.iter().map(|r| num(r, "rport")).collect();
+    ensure!(got == udp, "udpconnect's ports {got:?}, want {udp:?}");
+    Ok(())
 }
 
 /// The TCP rows of the known workload's connections (its `S`, `N`, `F`
