@@ -452,7 +452,9 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
 /// its bytes (the kernel's counts include SYN and FIN: up to 2 more sent,
 /// 1 more received), owned by the workload; tcpconnect has each TCP
 /// connect, tcpaccept each accept, solisten each TCP listen with its
-/// backlog, tcpconnlat the non-blocking connect, udpconnect the UDP one.
+/// backlog, tcpconnlat the non-blocking connect, udpconnect the UDP one;
+/// tcptop each session's bytes exactly, socksize every message in its
+/// bucket, soaccept every TCP accept.
 /// The ports are the workload's own (getsockname(2)).
 fn connection_reports_say_what_workload_did(
     capture: &Path,
@@ -460,7 +462,7 @@ fn connection_reports_say_what_workload_did(
     lines: &[String],
     pid: u32,
 ) -> TestResult {
-    use std::collections::HashMap;
+    use std::collections::{BTreeMap, HashMap};
     let file = capture.to_str().unwrap();
     let csv = |report: &str| -> Result<Vec<HashMap<String, String>>, String> {
         let text = query::query_ok(&[report, "-i", file, "--format", "csv"])?;
@@ -566,6 +568,62 @@ fn connection_reports_say_what_workload_did(
             c.lport
         );
     }
+
+    // tcptop: each session's bytes each way, exact (they are the messages'
+    // byte counts), summed over its intervals.
+    let top = csv("tcptop")?;
+    for s in lines.iter().filter_map(|l| workload::Session::parse(l)) {
+        let c = of_inode(s.client).ok_or(format!("no connect of socket {}", s.client))?;
+        let (lport, rport) = (c.lport.unwrap_or(0) as u64, c.rport.unwrap_or(0) as u64);
+        for (l, r, tx, rx) in [
+            (lport, rport, s.sent, s.received),
+            (rport, lport, s.received, s.sent),
+        ] {
+            let (t, x) = top
+                .iter()
+                .filter(|row| num(row, "lport") == l && num(row, "rport") == r)
+                .fold((0, 0), |(t, x), row| {
+                    (t + num(row, "tx_bytes"), x + num(row, "rx_bytes"))
+                });
+            ensure!(
+                (t, x) == (tx, rx) || (tx, rx) == (0, 0),
+                "tcptop {l} -> {r}: tx {t} rx {x}, want {tx} and {rx}: {top:#?}"
+            );
+        }
+    }
+
+    // socksize: every message of the workload in its power-of-2 bucket.
+    let mut want = BTreeMap::new();
+    for e in calls
+        .iter()
+        .filter(|e| e.kind == "send" || e.kind == "recv")
+    {
+        let n = e.bytes.unwrap_or(0) as u64;
+        let low = if n < 2 { n } else { 1 << n.ilog2() };
+        let map = if e.kind == "send" {
+            "write_bytes"
+        } else {
+            "read_bytes"
+        };
+        let high = if n == 0 { 1 } else { low * 2 };
+        *want.entry(format!("{map},{low},{high}")).or_insert(0u64) += 1;
+    }
+    let mut got = BTreeMap::new();
+    for r in csv("socksize")? {
+        let key = format!("{},{},{}", r["map"], r["low"], r["high"]);
+        *got.entry(key).or_insert(0u64) += num(&r, "count");
+    }
+    ensure!(got == want, "socksize {got:?}, want {want:?}");
+
+    let accepts = tcp_calls(&["accept", "accept4"])
+        .iter()
+        .filter(|e| e.fd2.is_some())
+        .count();
+    let ok = csv("soaccept")?
+        .iter()
+        .filter(|r| r.get("result").map(String::as_str) == Some("Success"))
+        .count();
+    ensure!(ok == accepts, "soaccept lists {ok} accepts, want {accepts}");
 
     let udp: Vec<u64> = calls
         .iter()

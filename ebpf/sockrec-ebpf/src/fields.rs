@@ -155,6 +155,7 @@ macro_rules! btf_load {
         }
     };
 }
+btf_load!(btf_u8, u8);
 btf_load!(btf_u16, u16);
 btf_load!(btf_u32, u32);
 btf_load!(btf_u64, u64);

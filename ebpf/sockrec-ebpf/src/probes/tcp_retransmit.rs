@@ -19,12 +19,12 @@ use crate::tcp::emit_tcp;
 
 #[btf_tracepoint(function = "tcp_retransmit_skb")]
 pub fn btf_tcp_retransmit_skb(ctx: BtfTracePointContext) -> i32 {
-    emit_tcp(EventKind::TcpRetransmit, ctx.arg(0), None);
+    emit_tcp::<true>(EventKind::TcpRetransmit, ctx.arg(0), None);
     0
 }
 
 #[raw_tracepoint(tracepoint = "tcp_retransmit_skb")]
 pub fn raw_tcp_retransmit_skb(ctx: RawTracePointContext) -> u32 {
-    emit_tcp(EventKind::TcpRetransmit, ctx.arg(0), None);
+    emit_tcp::<false>(EventKind::TcpRetransmit, ctx.arg(0), None);
     0
 }

@@ -10,8 +10,8 @@
 //!        inet_sk_set_state(), net/ipv4/af_inet.c */
 //! ```
 //!
-//! State changes are rare (a handful per connection), so both read the
-//! socket with `bpf_probe_read_kernel` (tcp.rs) rather than plain loads.
+//! The BTF way reads the socket with plain loads, the raw one with
+//! `bpf_probe_read_kernel` (tcp.rs).
 
 use aya_ebpf::{
     macros::{btf_tracepoint, raw_tracepoint},
@@ -24,13 +24,13 @@ use crate::tcp::emit_tcp;
 #[btf_tracepoint(function = "inet_sock_set_state")]
 pub fn btf_inet_sock_set_state(ctx: BtfTracePointContext) -> i32 {
     let (sk, old, new): (u64, i32, i32) = (ctx.arg(0), ctx.arg(1), ctx.arg(2));
-    emit_tcp(EventKind::TcpState, sk, Some((old as u8, new as u8)));
+    emit_tcp::<true>(EventKind::TcpState, sk, Some((old as u8, new as u8)));
     0
 }
 
 #[raw_tracepoint(tracepoint = "inet_sock_set_state")]
 pub fn raw_inet_sock_set_state(ctx: RawTracePointContext) -> u32 {
     let (sk, old, new): (u64, i32, i32) = (ctx.arg(0), ctx.arg(1), ctx.arg(2));
-    emit_tcp(EventKind::TcpState, sk, Some((old as u8, new as u8)));
+    emit_tcp::<false>(EventKind::TcpState, sk, Some((old as u8, new as u8)));
     0
 }
