@@ -48,6 +48,7 @@ pub const TESTS: Tests = crate::tests![
     bad_fuzz_corpus,
     bad_report_name,
     v1_capture_lacks_columns,
+    connection_reports_match_workload,
     no_capture_here,
     read_only,
     broken_pipe_is_quiet,
@@ -406,17 +407,22 @@ fn csv_matches_workload() -> TestResult {
 /// under CI (`CI` set) it writes nothing. `INSTA_UPDATE=always` rewrites
 /// the snapshots (after `cargo xtask fixtures`: review the diff).
 fn snapshots() -> TestResult {
-    let f = fixture("host-a");
     let mut settings = insta::Settings::clone_current();
     // `sockstat.tool.snap`, not `integration__query__sockstat.tool.snap`.
     settings.set_prepend_module_to_snapshot(false);
     let mut failures = Vec::new();
-    for report in reports() {
+    // The reports of format 1 over host-a, those of format 2 over the
+    // connections fixture.
+    let all = reports()
+        .map(|r| (r, "host-a"))
+        .chain(v2_reports().map(|r| (r, "connections")));
+    for (report, fixture_name) in all {
+        let f = fixture(fixture_name);
         for format in FORMATS {
             let out = query_ok(&[report, "-i", f.to_str().unwrap(), "--format", format])?;
             let name = format!("{report}.{format}");
             settings.set_description(format!(
-                "sockrec query {report} -i fixtures/host-a.parquet --format {format}"
+                "sockrec query {report} -i fixtures/{fixture_name}.parquet --format {format}"
             ));
             // insta panics at a difference: caught, so that one run shows
             // (and, outside CI, writes) every new output.
@@ -428,7 +434,16 @@ fn snapshots() -> TestResult {
             }
             // bpftrace prints an empty line after each map.
             let end = if format == "tool"
-                && ["sockstat", "sofamily", "soprotocol", "socksize"].contains(&report)
+                && [
+                    "sockstat",
+                    "sofamily",
+                    "soprotocol",
+                    "socksize",
+                    "soconnlat",
+                    "so1stbyte",
+                    "socketio",
+                ]
+                .contains(&report)
             {
                 "\n\n"
             } else {
@@ -519,14 +534,16 @@ fn several_hosts() -> TestResult {
 /// `capture` column names the file.
 fn directory_and_glob() -> TestResult {
     let k = known()?;
-    let total: u64 = ["host-a", "host-b", "empty"]
+    // Format 1 and 2 captures together; `events` counts calls and messages.
+    let total: u64 = ["host-a", "host-b", "empty", "connections"]
         .iter()
         .map(|n| k[*n].events)
         .sum();
     let dir = fixtures();
-    let sql = "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM events";
+    let sql = "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM events \
+               WHERE kind NOT IN ('tcp_state', 'tcp_retransmit')";
     let out = query_ok(&["-e", sql, "-i", dir.to_str().unwrap(), "--format", "csv"])?;
-    ensure!(out == format!("n,hosts\n{total},2\n"), "{out:?}");
+    ensure!(out == format!("n,hosts\n{total},3\n"), "{out:?}");
 
     let pattern = format!("{}/host-*.parquet", dir.display());
     let sql = "SELECT capture, count(*) AS n FROM events GROUP BY capture ORDER BY capture";
@@ -661,6 +678,82 @@ fn sql_file() -> TestResult {
         ],
         &["--format tool", "built-in"],
     )
+}
+
+/// tcplife over the connections fixture lists both ends of every TCP
+/// session its workload made (`[connections.tcplife]` in known.toml: the
+/// ports and the bytes each end wrote and read, from the workload), owned
+/// by the workload, with the kernel's byte counts, which count the SYN and
+/// FIN too: up to 2 more sent, 1 more received; and its refused connect.
+fn connection_reports_match_workload() -> TestResult {
+    let k = &known()?["connections"];
+    let workload_pid = k
+        .sections
+        .get("pid")
+        .and_then(toml::Value::as_integer)
+        .ok_or("known.toml: [connections] has no pid")?;
+    let workload_comm = k
+        .sections
+        .get("comm")
+        .and_then(toml::Value::as_str)
+        .ok_or("known.toml: [connections] has no comm")?;
+    let want = known_counts("connections", "tcplife")?;
+    let f = fixture("connections");
+    let out = query_ok(&["tcplife", "-i", f.to_str().unwrap(), "--format", "csv"])?;
+    let rows = csv_rows(&out);
+    let (header, rows) = rows.split_first().ok_or("no header")?;
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or(format!("no {name}"))
+    };
+    let (pid, comm, lport, rport, tx, rx) = (
+        at("pid")?,
+        at("comm")?,
+        at("lport")?,
+        at("rport")?,
+        at("tx_bytes")?,
+        at("rx_bytes")?,
+    );
+    // A refused connect is a session too (SYN_SENT to CLOSE), as in the
+    // original: nothing sent or received, to port 1.
+    let refused = known_counts("connections", "soconnect")?
+        .get("Connection refused")
+        .copied()
+        .unwrap_or(0) as usize;
+    let (to_port_1, rows): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r[rport] == "1");
+    ensure!(
+        to_port_1.len() == refused && to_port_1.iter().all(|r| r[tx] == "0" && r[rx] == "0"),
+        "tcplife's refused connects {to_port_1:?}, want {refused} with no bytes"
+    );
+    ensure!(
+        rows.len() * 2 == want.len(),
+        "tcplife lists {} ends, the workload made {}:\n{out}",
+        rows.len(),
+        want.len() / 2
+    );
+    for r in rows {
+        let end = format!("{}->{}", r[lport], r[rport]);
+        let (Some(&t), Some(&x)) = (
+            want.get(&format!("{end} tx")),
+            want.get(&format!("{end} rx")),
+        ) else {
+            return Err(format!(
+                "tcplife lists {end}, which the workload did not make"
+            ));
+        };
+        let (got_t, got_x): (u64, u64) = (r[tx].parse().unwrap_or(0), r[rx].parse().unwrap_or(0));
+        ensure!(
+            (t..=t + 2).contains(&got_t) && (x..=x + 1).contains(&got_x),
+            "{end}: tx {got_t} rx {got_x}, the workload {t} and {x}"
+        );
+        ensure!(
+            r[pid] == workload_pid.to_string() && r[comm] == workload_comm,
+            "{end} is not the workload's: {r:?}"
+        );
+    }
+    Ok(())
 }
 
 /// A report that needs format v2's columns, run on a v1 capture: one line

@@ -59,6 +59,10 @@ struct Plan {
     /// (the original sofamily drops those; sockrec counts them by the
     /// socket's own family).
     accept_null: bool,
+    /// Recorded by the sockrec of capture format 1 and kept as it was, to
+    /// check that such captures still open: not recorded again (its
+    /// `known.toml` table is kept as it is).
+    format1: bool,
 }
 
 /// The captures: file stem, host name, plan.
@@ -75,6 +79,7 @@ const FIXTURES: &[(&str, &str, Plan)] = &[
             pairs: 1,
             accept_fd0: true,
             accept_null: true,
+            format1: true,
         },
     ),
     (
@@ -89,6 +94,7 @@ const FIXTURES: &[(&str, &str, Plan)] = &[
             pairs: 0,
             accept_fd0: false,
             accept_null: false,
+            format1: true,
         },
     ),
     (
@@ -103,6 +109,23 @@ const FIXTURES: &[(&str, &str, Plan)] = &[
             pairs: 0,
             accept_fd0: false,
             accept_null: false,
+            format1: true,
+        },
+    ),
+    // Format 2: the connection reports' fixture.
+    (
+        "connections",
+        "fixture-c",
+        Plan {
+            tcp4: 3,
+            tcp6: 1,
+            udp: 1,
+            unix: 1,
+            refused: 1,
+            pairs: 0,
+            accept_fd0: false,
+            accept_null: false,
+            format1: false,
         },
     ),
 ];
@@ -141,25 +164,44 @@ fn record_all() -> Result<()> {
     let dir = root.join("fixtures");
     std::fs::create_dir_all(&dir)?;
 
+    // The format 1 fixtures' tables, kept as they are.
+    let old: toml::Table = std::fs::read_to_string(dir.join("known.toml"))
+        .ok()
+        .and_then(|t| toml::from_str(&t).ok())
+        .unwrap_or_default();
     let mut known = toml::Table::new();
     let mut readme_rows = String::new();
     for (name, host, plan) in FIXTURES {
-        let file = dir.join(format!("{name}.parquet"));
-        let (pid, tally) = record_one(&sockrec, &file, host, name)?;
-        // The recorder writes 0600; fixtures are for everyone.
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
-        let t = &tally;
-        known.insert(name.to_string(), known_entry(name, host, pid, t)?.into());
+        let events = if plan.format1 {
+            let entry = old
+                .get(*name)
+                .with_context(|| format!("known.toml has no [{name}] to keep"))?;
+            known.insert(name.to_string(), entry.clone());
+            entry
+                .get("events")
+                .and_then(toml::Value::as_integer)
+                .unwrap_or(0) as u64
+        } else {
+            let file = dir.join(format!("{name}.parquet"));
+            let (pid, tally) = record_one(&sockrec, &file, host, name)?;
+            // The recorder writes 0600; fixtures are for everyone.
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+            known.insert(
+                name.to_string(),
+                known_entry(name, host, pid, &tally)?.into(),
+            );
+            tally.events
+        };
         let _ = writeln!(
             readme_rows,
-            "| `{name}.parquet` | {host} | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{name}.parquet` | {} | {host} | {} | {} | {} | {} | {} | {} | {events} |",
+            if plan.format1 { 1 } else { 2 },
             plan.tcp4,
             plan.tcp6,
             plan.udp,
             plan.unix,
             plan.refused,
             plan.pairs * 2,
-            t.events
         );
     }
     std::fs::write(
@@ -195,7 +237,11 @@ fn known_entry(name: &str, host: &str, pid: u32, t: &Tally) -> Result<toml::Tabl
         ("soprotocol", &t.soprotocol),
         ("soconnect", &t.soconnect),
         ("bytes", &t.bytes),
+        ("tcplife", &t.tcplife),
     ] {
+        if map.is_empty() {
+            continue;
+        }
         let counts = map
             .iter()
             .map(|(k, v)| Ok((k.clone(), int(*v)?)))
@@ -251,16 +297,22 @@ INSTA_UPDATE=always cargo test --test integration query::   # then review the sn
 ```\n\
 \n\
 `cargo xtask fixtures` builds `sockrec` (dev profile), and for each capture\n\
+of the current format (2: `connections.parquet`; the format 1 captures\n\
+`host-a`, `host-b` and `empty` were recorded by the sockrec of format 1\n\
+and are kept as they are, to check that such captures still open, with\n\
+their tables of `known.toml`)\n\
 starts a scripted workload (`xtask/src/fixtures.rs`: std::net and\n\
 std::os::unix::net on loopback, in a thread named `{COMM}`) and records it\n\
 with `sockrec record --pid PID --comm {COMM}` in a UTS namespace whose host\n\
-name is the one below. The workload counts every call as it makes it; those\n\
+name is the one below. The workload counts every call as it makes it\n\
+(`events`: its calls and messages, not the TCP state changes of format 2,\n\
+which the kernel makes); those\n\
 counts, in the reports' terms, are in [`known.toml`](known.toml), which the\n\
 tests compare the reports with. This file and `known.toml` are written by\n\
 the command: don't edit them.\n\
 \n\
-| capture | host | TCP/IPv4 | TCP/IPv6 | UDP | UNIX stream | refused | socketpairs | events |\n\
-|---|---|---|---|---|---|---|---|---|\n\
+| capture | format | host | TCP/IPv4 | TCP/IPv6 | UDP | UNIX stream | refused | socketpairs | events |\n\
+|---|---|---|---|---|---|---|---|---|---|\n\
 {rows}\
 \n\
 Per connection: TCP, connect + accept4, then client → server and server →\n\
@@ -276,7 +328,9 @@ which therefore returns fd 0: sofamily counts it, where the original's\n\
 `args->ret > 0` would not; and it takes its first IPv6 connection with\n\
 accept(2) and a NULL address, which the original drops and sofamily counts\n\
 under the listening socket's family. `empty.parquet` is a recording of a workload that\n\
-made no call: 0 rows.\n"
+made no call: 0 rows. In `connections`, the workload also notes each TCP\n\
+session's ports and bytes each way (`[connections.tcplife]`), which the\n\
+connection reports are checked against.\n"
     )
 }
 
@@ -291,6 +345,9 @@ struct Tally {
     soprotocol: BTreeMap<String, u64>,
     soconnect: BTreeMap<String, u64>,
     bytes: BTreeMap<String, u64>,
+    /// Each TCP session's ends, `LPORT->RPORT tx` / `rx`, as seen from
+    /// each socket: the bytes that socket wrote and read.
+    tcplife: BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -317,6 +374,7 @@ impl Tally {
                 "soprotocol" => &mut t.soprotocol,
                 "soconnect" => &mut t.soconnect,
                 "bytes" => &mut t.bytes,
+                "tcplife" => &mut t.tcplife,
                 other => bail!("bad workload section {other:?}"),
             };
             Tally::add(map, key.to_string(), n);
@@ -350,6 +408,22 @@ impl Log {
 
     fn bind(&mut self) {
         self.sockstat("tracepoint:syscalls:sys_enter_bind");
+    }
+
+    /// listen(2): an event of its own since capture format 2 (sockstat
+    /// does not count it).
+    fn listen(&mut self) {
+        self.line("events", String::new());
+    }
+
+    /// A TCP session between local ports `client` and `server` that
+    /// carried `up` bytes to the server and `down` back: one line per
+    /// direction of each end, as tcplife shows it.
+    fn session(&mut self, client: u16, server: u16, up: usize, down: usize) {
+        for (l, r, tx, rx) in [(client, server, up, down), (server, client, down, up)] {
+            self.0.push(format!("tcplife\t{l}->{r} tx\t{tx}"));
+            self.0.push(format!("tcplife\t{l}->{r} rx\t{rx}"));
+        }
     }
 
     fn socketpair(&mut self) {
@@ -447,6 +521,7 @@ fn run_plan(plan: Plan) -> Result<Log> {
         let listener = TcpListener::bind(SocketAddr::new(ip.parse()?, 0))?;
         log.socket();
         log.bind();
+        log.listen();
         let addr = listener.local_addr()?;
         for _ in 0..n {
             let mut client = TcpStream::connect(addr)?;
@@ -475,6 +550,7 @@ fn run_plan(plan: Plan) -> Result<Log> {
             }
             exchange(&mut client, &mut server, sizes.0, &mut log)?;
             exchange(&mut server, &mut client, sizes.1, &mut log)?;
+            log.session(client.local_addr()?.port(), addr.port(), sizes.0, sizes.1);
         }
     }
 
@@ -504,6 +580,7 @@ fn run_plan(plan: Plan) -> Result<Log> {
         let listener = UnixListener::bind(&path)?;
         log.socket();
         log.bind();
+        log.listen();
         for _ in 0..plan.unix {
             let mut client = UnixStream::connect(&path)?;
             log.socket();
