@@ -155,9 +155,13 @@ impl EventBatch {
         self.fd.append_option((ev.fd != -1).then_some(ev.fd));
         self.fd2.append_option((ev.fd2 != -1).then_some(ev.fd2));
 
-        // A call still in flight has no return value yet; TCP events have none.
-        let is_tcp = matches!(kind, Some(EventKind::TcpState | EventKind::TcpRetransmit));
-        let ret = (!in_flight && !is_tcp).then_some(ev.ret);
+        // A call still in flight has no return value yet; TCP events and
+        // closes have none.
+        let no_ret = matches!(
+            kind,
+            Some(EventKind::TcpState | EventKind::TcpRetransmit | EventKind::Close)
+        );
+        let ret = (!in_flight && !no_ret).then_some(ev.ret);
         self.ret.append_option(ret);
         self.errno.append_option(
             ret.filter(|&r| r < 0)

@@ -1,7 +1,7 @@
 //! The row group being built: its rows grouped by kind.
 //!
 //! Each row group holds its events kind by kind, in the order of the kind
-//! names (`accept`, `accept4`, `bind`, `connect`, `listen`, `recv`, `send`, `socket`,
+//! names (`accept`, `accept4`, `bind`, `close`, `connect`, `listen`, `recv`, `send`, `socket`,
 //! `socketpair`, then any unknown kind), each kind's rows in the order
 //! they came (the recorder puts them in time order). So the pages of the
 //! `kind` column each hold one kind or a few neighbours, and their
@@ -17,10 +17,11 @@ use sockrec_common::{EventKind, SocketEvent};
 use crate::batch::EventBatch;
 
 /// The kinds in the order their rows are written: sorted by name.
-const ORDER: [EventKind; 11] = [
+const ORDER: [EventKind; 12] = [
     EventKind::Accept,
     EventKind::Accept4,
     EventKind::Bind,
+    EventKind::Close,
     EventKind::Connect,
     EventKind::Listen,
     EventKind::Recv,

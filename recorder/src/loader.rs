@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Btf, Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{BtfTracePoint, FExit, KProbe, Program, RawTracePoint, TracePoint},
+    programs::{BtfTracePoint, FEntry, FExit, KProbe, Program, RawTracePoint, TracePoint},
 };
 use sockrec_common::{EventKind, MessageBatch, PendingCall, SocketEvent};
 use std::path::Path;
@@ -349,6 +349,14 @@ fn attach_way(
                 prog.attach()
                     .with_context(|| format!("attaching tp_btf {}", p.target))?;
             }
+            Attach::FEntry => {
+                let btf = kernel_btf(btf)?;
+                let prog: &mut FEntry = prog.try_into()?;
+                prog.load(p.target, btf)
+                    .with_context(|| format!("loading fentry {}", p.target))?;
+                prog.attach()
+                    .with_context(|| format!("attaching fentry {}", p.target))?;
+            }
             Attach::FExit => {
                 let btf = kernel_btf(btf)?;
                 let prog: &mut FExit = prog.try_into()?;
@@ -384,6 +392,7 @@ fn unload(ebpf: &mut Ebpf, name: &str) {
         Some(Program::TracePoint(p)) => drop(p.unload()),
         Some(Program::RawTracePoint(p)) => drop(p.unload()),
         Some(Program::BtfTracePoint(p)) => drop(p.unload()),
+        Some(Program::FEntry(p)) => drop(p.unload()),
         Some(Program::FExit(p)) => drop(p.unload()),
         Some(Program::KProbe(p)) => drop(p.unload()),
         _ => {}

@@ -20,6 +20,8 @@
 //! |           | 2. `inet_sock_set_state` raw tracepoint | 4.16+ |
 //! | tcp_retransmit | 1. `tcp_retransmit_skb` BTF tracepoint | 5.5+ with BTF |
 //! |                | 2. `tcp_retransmit_skb` raw tracepoint | 4.15+ |
+//! | close | 1. fentry `sock_close` (the release of a socket's file) | 5.5+ where trampolines are allowed |
+//! |       | 2. kprobe `sock_close` | CONFIG_KPROBES; else not recorded (no tracepoint marks a socket's end) |
 //!
 //! Way 4 comes before 5 because Debian's 6.1 inlines `sock_sendmsg()` into
 //! `__sys_sendto()`: a probe on it attaches fine and then misses every
@@ -51,6 +53,8 @@ pub enum Attach {
     /// A BTF-typed raw tracepoint (`tp_btf`): typed arguments, so the
     /// program reads kernel structs with plain loads (needs BTF; 5.5+).
     BtfTracepoint,
+    /// fentry on a kernel function (BPF trampoline, needs BTF; 5.5+).
+    FEntry,
     /// fexit on a kernel function (BPF trampoline, needs BTF; 5.5+).
     FExit,
     /// kprobe on a kernel function's entry.
@@ -133,6 +137,15 @@ const fn fexit(program: &'static str, function: &'static str) -> ProbeProgram {
     ProbeProgram {
         program,
         attach: Attach::FExit,
+        target: function,
+        hash_twin: None,
+    }
+}
+
+const fn fentry(program: &'static str, function: &'static str) -> ProbeProgram {
+    ProbeProgram {
+        program,
+        attach: Attach::FEntry,
         target: function,
         hash_twin: None,
     }
@@ -256,6 +269,20 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::Listen => syscall!("sys_enter_listen", "sys_exit_listen"),
         EventKind::TcpState => tcp!("inet_sock_set_state"),
         EventKind::TcpRetransmit => tcp!("tcp_retransmit_skb"),
+        // No tracepoint marks a socket's end: where the kernel allows
+        // neither trampolines nor kprobes, `close` is not recorded.
+        EventKind::Close => const {
+            &[
+                Way {
+                    probe: "fentry:sock_close",
+                    programs: &[fentry("fentry_sock_close", "sock_close")],
+                },
+                Way {
+                    probe: "kprobe:sock_close",
+                    programs: &[kprobe("kprobe_sock_close", "sock_close")],
+                },
+            ]
+        },
         EventKind::Send => message!(
             "sock_send_length",
             "sock_sendmsg",
@@ -387,6 +414,7 @@ mod tests {
                         Attach::Tracepoint { .. } => "tracepoint:",
                         Attach::RawTracepoint => "rawtracepoint:",
                         Attach::BtfTracepoint => "tp_btf:",
+                        Attach::FEntry => "fentry:",
                         Attach::FExit => "fexit:",
                         Attach::KProbe | Attach::KRetProbe => "kprobe:",
                     };

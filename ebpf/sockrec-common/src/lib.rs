@@ -35,11 +35,14 @@ pub enum EventKind {
     TcpState = 10,
     /// A TCP segment was retransmitted (`tcp:tcp_retransmit_skb`).
     TcpRetransmit = 11,
+    /// A socket's last file reference went away (`sock_close()`): the end
+    /// of its life, whatever its family.
+    Close = 12,
 }
 
 impl EventKind {
     /// Every kind, in wire order.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Socket,
         EventKind::Socketpair,
         EventKind::Bind,
@@ -51,6 +54,7 @@ impl EventKind {
         EventKind::Listen,
         EventKind::TcpState,
         EventKind::TcpRetransmit,
+        EventKind::Close,
     ];
 
     pub fn from_u8(v: u8) -> Option<EventKind> {
@@ -71,6 +75,7 @@ impl EventKind {
             EventKind::Listen => "listen",
             EventKind::TcpState => "tcp_state",
             EventKind::TcpRetransmit => "tcp_retransmit",
+            EventKind::Close => "close",
         }
     }
 
@@ -84,7 +89,11 @@ impl EventKind {
     pub const fn is_call(self) -> bool {
         !matches!(
             self,
-            EventKind::Send | EventKind::Recv | EventKind::TcpState | EventKind::TcpRetransmit
+            EventKind::Send
+                | EventKind::Recv
+                | EventKind::TcpState
+                | EventKind::TcpRetransmit
+                | EventKind::Close
         )
     }
 
@@ -104,7 +113,7 @@ pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 
 /// The filter value that lets every kind through.
-pub const EVENT_MASK_ALL: u32 = 0xffe;
+pub const EVENT_MASK_ALL: u32 = 0x1ffe;
 
 /// [`SocketEvent::flags`]: the call had not returned when recording stopped;
 /// `ret` and `latency_ns` are meaningless and `time_ns` is the entry time.

@@ -15,6 +15,7 @@
 //! | listen: `syscalls:sys_enter_listen` / `sys_exit_listen` | [`syscalls`] |
 //! | TCP states 1 and 2: `tp_btf` / raw tracepoint `inet_sock_set_state` | [`tcp_state`] |
 //! | TCP retransmits 1 and 2: `tp_btf` / raw tracepoint `tcp_retransmit_skb` | [`tcp_retransmit`] |
+//! | close 1 and 2: fentry / kprobe `sock_close` | [`sock_close`] |
 //!
 //! A probe imports only the leaves beside this directory (main.rs gives
 //! their order), never another probe: what two ways share goes into a leaf.
@@ -23,6 +24,7 @@ mod messages_btf;
 mod messages_raw;
 mod messages_tracepoint;
 mod proto_msg_fexit;
+mod sock_close;
 mod sock_msg_fexit;
 mod sock_msg_kprobe;
 mod sock_msg_syscalls;

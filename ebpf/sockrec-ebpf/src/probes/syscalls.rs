@@ -158,7 +158,11 @@ fn enter<T: Task, const SLOTS: bool>(ctx: &TracePointContext, kind: EventKind) -
                 ev.call_flags = arg(ctx, 3) as u32;
             }
         }
-        EventKind::Send | EventKind::Recv | EventKind::TcpState | EventKind::TcpRetransmit => {}
+        EventKind::Send
+        | EventKind::Recv
+        | EventKind::TcpState
+        | EventKind::TcpRetransmit
+        | EventKind::Close => {}
     }
     if !pending::save::<SLOTS>(pid_tgid, call) {
         emit::count_lost();
