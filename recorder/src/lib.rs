@@ -149,7 +149,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 14, "7 calls (socket...accept4, listen), entry and exit");
+        assert_eq!(
+            checked, 14,
+            "7 calls (socket...accept4, listen), entry and exit"
+        );
     }
 
     /// Every program the probe plan names is in the eBPF object: a renamed
