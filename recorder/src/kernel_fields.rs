@@ -65,6 +65,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelFields> {
         inode_ino: f("inode", "i_ino").unwrap_or_default(),
         sk_rcv_saddr: f("sock", "__sk_common.skc_rcv_saddr").unwrap_or_default(),
         inet_sport: f("inet_sock", "inet_sport").unwrap_or_default(),
+        sk_num: f("sock", "__sk_common.skc_num").unwrap_or_default(),
         sk_v6_rcv_saddr: f("sock", "__sk_common.skc_v6_rcv_saddr").unwrap_or_default(),
         sk_state: f("sock", "__sk_common.skc_state").unwrap_or_default(),
         tcp_bytes_acked: f("tcp_sock", "bytes_acked").unwrap_or_default(),
@@ -216,6 +217,7 @@ mod tests {
         assert_eq!((f.sk_socket.size, f.file_inode.size), (8, 8));
         assert_eq!(f.inode_ino.size, 8);
         assert_eq!((f.sk_rcv_saddr.size, f.inet_sport.size), (4, 2));
+        assert_eq!(f.sk_num.size, 2);
         assert_eq!(f.sk_v6_rcv_saddr.size, 16);
         assert_eq!(f.sk_state.size, 1);
         assert_eq!((f.tcp_bytes_acked.size, f.tcp_bytes_received.size), (8, 8));

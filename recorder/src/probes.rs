@@ -271,18 +271,20 @@ pub fn ways(kind: EventKind) -> &'static [Way] {
         EventKind::TcpRetransmit => tcp!("tcp_retransmit_skb"),
         // No tracepoint marks a socket's end: where the kernel allows
         // neither trampolines nor kprobes, `close` is not recorded.
-        EventKind::Close => const {
-            &[
-                Way {
-                    probe: "fentry:sock_close",
-                    programs: &[fentry("fentry_sock_close", "sock_close")],
-                },
-                Way {
-                    probe: "kprobe:sock_close",
-                    programs: &[kprobe("kprobe_sock_close", "sock_close")],
-                },
-            ]
-        },
+        EventKind::Close => {
+            const {
+                &[
+                    Way {
+                        probe: "fentry:sock_close",
+                        programs: &[fentry("fentry_sock_close", "sock_close")],
+                    },
+                    Way {
+                        probe: "kprobe:sock_close",
+                        programs: &[kprobe("kprobe_sock_close", "sock_close")],
+                    },
+                ]
+            }
+        }
         EventKind::Send => message!(
             "sock_send_length",
             "sock_sendmsg",

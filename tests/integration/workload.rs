@@ -13,6 +13,8 @@
 //! - `udp-loop`: UDP send/recv pairs until killed.
 //! - `udp-count N`: exactly N UDP send/recv pairs as fast as it can, then
 //!   `did N` (the loss test counts rows + lost against it).
+//! - `passive`: a TCP connection to the workload's listener from a child
+//!   process; prints `P INODE CHILD_PID` of the accepted socket.
 //! - `retransmit`: a TCP connection over IPv4 whose receiver drops the
 //!   first segments of data, so they are retransmitted; prints `R LPORT
 //!   RPORT INODE` of the sender.
@@ -131,7 +133,7 @@ const UDP: u16 = libc::IPPROTO_UDP as u16;
 /// Records what the workload does, as it does it: the events, and the
 /// other lines it prints about its connections ([`Session`]; `N INODE`, a
 /// non-blocking connect that completed; `F INODE`, a refused connect; `L
-/// INODE`, a TCP listener).
+/// INODE`, a TCP listener; `C INODE`, a socket it closed).
 struct Log(Vec<Expected>, Vec<String>);
 
 fn ev(kind: &str, (family, sock_type, protocol): (u16, u16, u16)) -> Expected {
@@ -448,6 +450,14 @@ fn close(fd: i32) {
     unsafe { libc::close(fd) };
 }
 
+impl Log {
+    /// close(2) of the last fd of a socket: `C INODE`.
+    fn close(&mut self, fd: i32) {
+        self.1.push(format!("C\t{}", inode_of(fd)));
+        close(fd);
+    }
+}
+
 /// TCP connect/accept and a message each way, over `family`'s loopback.
 fn tcp(log: &mut Log, v6: bool, four: bool) {
     let (fam, text) = if v6 {
@@ -498,11 +508,11 @@ fn tcp(log: &mut Log, v6: bool, four: bool) {
         );
         log.1.push(format!("F\t{}", inode_of(r)));
         for fd in [c2, a2, nb, r] {
-            close(fd);
+            log.close(fd);
         }
     }
     for fd in [a, c, l] {
-        close(fd);
+        log.close(fd);
     }
 }
 
@@ -518,8 +528,8 @@ fn udp(log: &mut Log) {
     );
     log.send(u, 300, sock);
     log.recv(s, 300, sock);
-    close(u);
-    close(s);
+    log.close(u);
+    log.close(s);
 }
 
 fn unix(log: &mut Log, dir: &str) {
@@ -534,7 +544,7 @@ fn unix(log: &mut Log, dir: &str) {
     // An unbound UNIX peer has no name: the kernel returns only sun_family.
     let a = log.accept(l, false, true, sock, (Some(String::new()), None));
     for fd in [a, c, l] {
-        close(fd);
+        log.close(fd);
     }
     let _ = std::fs::remove_file(&path);
 }
@@ -553,8 +563,8 @@ fn socketpair(log: &mut Log) {
     log.0.push(e);
     log.send(sv[0], 50, sock);
     log.recv(sv[1], 50, sock);
-    close(sv[0]);
-    close(sv[1]);
+    log.close(sv[0]);
+    log.close(sv[1]);
 }
 
 /// A bound UDP socket and one connected to it: (sender, receiver).
@@ -638,6 +648,38 @@ pub fn child_main(scenario: &str) -> ! {
             writeln!(out, "done").unwrap();
             out.flush().unwrap();
             unsafe { libc::accept(l, std::ptr::null_mut(), std::ptr::null_mut()) };
+        }
+        "passive" => {
+            // A connection to our listener from another process (a child
+            // of ours): the new socket's first state changes are made in
+            // the connecting process, before our accept(2).
+            let sock = (AF_INET, STREAM, TCP);
+            let mut log = Log(Vec::new(), Vec::new());
+            let l = log.socket(libc::AF_INET, libc::SOCK_STREAM, sock);
+            log.bind(l, &Addr::v4(0), sock, "127.0.0.1", Some(0));
+            log.listen(l, 8, sock);
+            let port = local_addr(l).port();
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                let c = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+                let a = Addr::v4(port);
+                let ok = unsafe { libc::connect(c, a.ptr(), a.len) } == 0
+                    && unsafe { libc::send(c, b"0123456789".as_ptr().cast(), 10, 0) } == 10;
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            }
+            check(child, "fork");
+            let a = log.accept(l, false, true, sock, (None, None));
+            let mut buf = [0u8; 10];
+            let n = unsafe { libc::recv(a, buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL) };
+            assert_eq!(n, 10, "workload: the child's bytes never came");
+            let mut status = 0;
+            check(unsafe { libc::waitpid(child, &mut status, 0) }, "waitpid");
+            assert_eq!(status, 0, "workload: the connecting child failed");
+            writeln!(out, "P\t{}\t{child}", inode_of(a)).unwrap();
+            close(a);
+            close(l);
+            writeln!(out, "done").unwrap();
+            out.flush().unwrap();
         }
         "retransmit" => {
             // A TCP connection whose receiver drops what arrives for a

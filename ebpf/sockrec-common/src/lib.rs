@@ -448,6 +448,8 @@ pub struct KernelFields {
     pub sk_rcv_saddr: FieldSpec,
     /// `inet_sock.inet_sport` (the local port, network order)
     pub inet_sport: FieldSpec,
+    /// `sock.__sk_common.skc_num` (the local port, host order)
+    pub sk_num: FieldSpec,
     /// `sock.__sk_common.skc_v6_rcv_saddr`
     pub sk_v6_rcv_saddr: FieldSpec,
     /// `sock.__sk_common.skc_state`

@@ -64,6 +64,7 @@ pub static FIELDS: KernelFields = KernelFields {
     inode_ino: ZERO,
     sk_rcv_saddr: ZERO,
     inet_sport: ZERO,
+    sk_num: ZERO,
     sk_v6_rcv_saddr: ZERO,
     sk_state: ZERO,
     tcp_bytes_acked: ZERO,

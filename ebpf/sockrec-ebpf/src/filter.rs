@@ -11,7 +11,7 @@ use sockrec_common::EventKind;
 
 use crate::{
     config::{EVENT_MASK, FILTER_CGROUP, FILTER_CGROUP_LEVEL, FILTER_COMM, FILTER_PID, SELF_PID},
-    maps::TRACED_SOCKS,
+    maps::{TRACED_PORTS, TRACED_SOCKS},
     task::current_comm,
 };
 
@@ -69,10 +69,12 @@ pub fn filtering() -> bool {
 /// come in softirq (a segment arrived, a timer fired), where the current
 /// task is whichever was interrupted: with a filter set, such an event is
 /// kept if its socket's connect, accept or listen passed the filter
-/// ([`remember_sock`]), or if the current task passes it (a change made
-/// by the owner's own call: connect, close).
+/// ([`remember_sock`]), if it is the birth of a connection to a port whose
+/// listen passed it (`born_on`: the new socket's local port when its
+/// state leaves LISTEN; it is then remembered), or if the current task
+/// passes it (a change made by the owner's own call: connect, close).
 #[inline(always)]
-pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64) -> bool {
+pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64, born_on: Option<u16>) -> bool {
     let mask = unsafe { read_volatile(&EVENT_MASK) };
     if mask & kind.bit() == 0 {
         return false;
@@ -80,7 +82,16 @@ pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64) -> bool {
     if !filtering() {
         return true;
     }
-    unsafe { TRACED_SOCKS.get(&sk) }.is_some() || should_trace(kind, pid_tgid)
+    if unsafe { TRACED_SOCKS.get(&sk) }.is_some() {
+        return true;
+    }
+    if let Some(port) = born_on
+        && unsafe { TRACED_PORTS.get(&port) }.is_some()
+    {
+        let _ = TRACED_SOCKS.insert(&sk, &1, 0);
+        return true;
+    }
+    should_trace(kind, pid_tgid)
 }
 
 /// Notes that `sk`'s owner passed the filters (a call of it was recorded),
@@ -89,6 +100,14 @@ pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64) -> bool {
 pub fn remember_sock(sk: u64) {
     if sk != 0 && filtering() {
         let _ = TRACED_SOCKS.insert(&sk, &1, 0);
+    }
+}
+
+/// Notes that a listen on local port `port` passed the filters.
+#[inline(always)]
+pub fn remember_port(port: u16) {
+    if port != 0 && filtering() {
+        let _ = TRACED_PORTS.insert(&port, &1, 0);
     }
 }
 

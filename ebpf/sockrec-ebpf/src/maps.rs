@@ -55,3 +55,10 @@ pub static SCRATCH: PerCpuArray<PendingCall> = PerCpuArray::with_max_entries(1, 
 /// (UDP connects, sockets still open at the end) cannot fill it.
 #[map]
 pub static TRACED_SOCKS: LruHashMap<u64, u8> = LruHashMap::with_max_entries(65536, 0);
+
+/// With a filter: the local ports of the listens that passed it, so that a
+/// connection to one is kept from its first state change, made in softirq
+/// before accept(2) names its owner (`filter::should_trace_sock`). Ports
+/// are per network namespace: a port listened on in two only keeps more.
+#[map]
+pub static TRACED_PORTS: LruHashMap<u16, u8> = LruHashMap::with_max_entries(4096, 0);

@@ -20,7 +20,7 @@ use crate::{
     config::{FIELDS, task_btf},
     emit,
     fields::{btf_u8, btf_u16, btf_u32, btf_u64, read, read16},
-    filter::{current_pid_tgid, forget_sock, should_trace_sock},
+    filter::{current_pid_tgid, filtering, forget_sock, should_trace_sock},
     socket,
     task::{BtfTask, HelperTask, Task, fill_task},
 };
@@ -28,6 +28,8 @@ use crate::{
 /// `IPPROTO_TCP`: `sock:inet_sock_set_state` fires for every protocol
 /// that keeps `sk_state` (DCCP, SCTP, MPTCP too); tcpstates keeps TCP only.
 const IPPROTO_TCP: u16 = 6;
+/// `TCP_LISTEN` (include/net/tcp_states.h).
+const TCP_LISTEN: u8 = 10;
 
 /// Emits a `kind` event (TcpState or TcpRetransmit) for `sk`. `states` is
 /// (old, new) for a state change; for a retransmit, None: the socket's
@@ -37,10 +39,21 @@ const IPPROTO_TCP: u16 = 6;
 #[inline(always)]
 pub fn emit_tcp<const BTF: bool>(kind: EventKind, sk: u64, states: Option<(u8, u8)>) {
     let pid_tgid = current_pid_tgid();
-    if !should_trace_sock(kind, pid_tgid, sk) {
+    let fs = &FIELDS;
+    // A connection's birth: a socket cloned from its listener (whose
+    // LISTEN state it starts with) takes its first state. Its local port
+    // is the listener's (`skc_num`, host order, in sock_common).
+    let born_on = match states {
+        Some((TCP_LISTEN, _)) if filtering() => Some(if BTF {
+            btf_u16(sk, &fs.sk_num)
+        } else {
+            read(sk, &fs.sk_num).unwrap_or(0) as u16
+        }),
+        _ => None,
+    };
+    if !should_trace_sock(kind, pid_tgid, sk, born_on) {
         return;
     }
-    let fs = &FIELDS;
     let (family, sock_type, protocol) = if BTF {
         (
             btf_u16(sk, &fs.sk_family),

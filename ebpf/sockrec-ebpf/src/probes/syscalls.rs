@@ -38,7 +38,7 @@ use sockrec_common::{ADDR_CAP, EventKind, PendingCall, SocketEvent};
 use crate::{
     config::task_btf,
     emit,
-    filter::{remember_sock, should_trace},
+    filter::{remember_port, remember_sock, should_trace},
     pending, socket,
     syscall_record::arg,
     task::{BtfTask, HelperTask, Task, fill_task},
@@ -234,6 +234,9 @@ fn finish_call<T: Task>(ev: &mut SocketEvent, task: T, call: &PendingCall, ret: 
             ev.sock = sk;
             socket::ends_of_sock(ev, sk);
             remember_sock(sk);
+            if kind == EventKind::Listen as u8 && ret == 0 {
+                remember_port(ev.lport);
+            }
         }
     } else if kind == EventKind::Socket as u8 {
         if ret >= 0 {
