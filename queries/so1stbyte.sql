@@ -1,4 +1,5 @@
 -- so1stbyte: time from IP connect to the first byte read, as a histogram (us)
+-- live: summary: at the end of the recording, and every --interval if given (`sockrec record --report`)
 --
 -- Reproduces so1stbyte(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program that times, per process, from the entry of a connect(2)

@@ -1,4 +1,5 @@
 -- soaccept: each IPv4/IPv6 accept with its peer and result
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces soaccept(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program on tracepoint:syscalls:sys_{enter,exit}_accept{,4} that

@@ -1,4 +1,5 @@
 -- socketio: socket messages by process, direction, protocol and remote port
+-- live: summary: at the end of the recording, and every --interval if given (`sockrec record --report`)
 --
 -- Reproduces socketio(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program on kprobe:sock_recvmsg and kprobe:sock_sendmsg that

@@ -1,4 +1,5 @@
 -- socksize: socket I/O sizes by process and direction, as histograms
+-- live: summary: at the end of the recording, and every --interval if given (`sockrec record --report`)
 --
 -- Reproduces socksize(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program on kretprobe:sock_recvmsg and kretprobe:sock_sendmsg

@@ -1,4 +1,5 @@
 -- sockstat: socket calls and messages per second, by probe
+-- live: interval: each interval's rows when it ends (`sockrec record --report`)
 --
 -- Reproduces sockstat(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program that counts, every second, each hit of

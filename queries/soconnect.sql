@@ -1,4 +1,5 @@
 -- soconnect: IPv4 and IPv6 connects, one line each, with latency and result
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces soconnect(8) of BPF Performance Tools (Gregg, 2019, ch. 10):
 -- a bpftrace program that prints, when each connect(2) to an AF_INET or

@@ -1,4 +1,5 @@
 -- soconnlat: IP connect latency by process, as a histogram (us)
+-- live: summary: at the end of the recording, and every --interval if given (`sockrec record --report`)
 --
 -- Reproduces soconnlat(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program that times each connect(2) to an IPv4/IPv6 address in

@@ -1,4 +1,5 @@
 -- sofamily: accepts and connects by process and address family
+-- live: summary: at the end of the recording, and every --interval if given (`sockrec record --report`)
 --
 -- Reproduces sofamily(8) of BPF Performance Tools (Gregg, 2019, ch. 10): a
 -- bpftrace program counting connect(2) calls by `comm` and the family of

@@ -1,4 +1,5 @@
 -- solisten: each listen(2) on an IPv4/IPv6 socket, with its backlog
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces BCC's solisten(8) (Jean-Tiare Le Bigot; BPF Performance
 -- Tools ch. 10 lists it), a kprobe on inet_listen that prints `PID COMM

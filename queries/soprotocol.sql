@@ -1,4 +1,5 @@
 -- soprotocol: accepts and connects by process and transport protocol
+-- live: summary: at the end of the recording, and every --interval if given (`sockrec record --report`)
 --
 -- Reproduces soprotocol(8) of BPF Performance Tools (Gregg, 2019, ch. 10):
 -- a bpftrace program on kprobe:security_socket_accept and

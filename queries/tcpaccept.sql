@@ -1,4 +1,5 @@
 -- tcpaccept: each TCP connection accepted, with both ends
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces tcpaccept(8) of BPF Performance Tools (Gregg, 2019, ch. 10), a
 -- bpftrace program on kretprobe:inet_csk_accept that prints `TIME PID COMM

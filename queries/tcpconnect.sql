@@ -1,4 +1,5 @@
 -- tcpconnect: each active TCP connection attempt (SYN sent)
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces tcpconnect(8) of BPF Performance Tools (Gregg, 2019, ch. 10),
 -- its tracepoint version (tcpconnect-tp.bt: sock:inet_sock_set_state from

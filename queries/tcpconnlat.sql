@@ -1,4 +1,5 @@
 -- tcpconnlat: each TCP connect that completed, with its latency
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces BCC's tcpconnlat(8) (Gregg; BPF Performance Tools ch. 10
 -- lists it), which prints `PID COMM IP SADDR DADDR DPORT LAT(ms)` for each

@@ -1,4 +1,5 @@
 -- tcplife: each TCP session, with its ends, bytes and duration
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces tcplife(8) of BPF Performance Tools (Gregg, 2019, ch. 10; the
 -- bpftrace version, as BCC's tcplife), which traces TCP state changes and

@@ -1,4 +1,5 @@
 -- tcpretrans: each TCP retransmit, with both ends and the socket's state
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces tcpretrans(8) of BPF Performance Tools (Gregg, 2019, ch. 10),
 -- a bpftrace program on kprobe:tcp_retransmit_skb that prints `TIME PID

@@ -1,4 +1,5 @@
 -- tcpstates: each TCP state change, with the time spent in the old state
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces BCC's tcpstates(8) (Gregg; BPF Performance Tools ch. 10
 -- lists it), which traces sock:inet_sock_set_state and prints `SKADDR

@@ -1,4 +1,6 @@
 -- tcptop: TCP throughput by connection, per interval
+-- live: interval: each interval's rows when it ends (`sockrec record --report`)
+-- live context: kind IN ('connect', 'accept', 'accept4', 'tcp_state', 'tcp_retransmit')
 --
 -- Reproduces BCC's tcptop(8) (Gregg; BPF Performance Tools ch. 10), which
 -- sums the bytes of tcp_sendmsg and tcp_cleanup_rbuf by process and

@@ -1,4 +1,5 @@
 -- udpconnect: each UDP connect(2), with the address it connected to
+-- live: event: each row within a second of its event (`sockrec record --report`)
 --
 -- Reproduces udpconnect(8) of BPF Performance Tools (Gregg, 2019, ch. 10),
 -- a bpftrace program on kprobe:ip4_datagram_connect and

@@ -44,7 +44,7 @@ pub struct QueryArgs {
 }
 
 /// `1`, `0.5`, `10`: seconds, as nanoseconds (at least 1 ms).
-fn parse_interval(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<i64, String> {
     let seconds: f64 = text
         .trim()
         .parse()
@@ -87,7 +87,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(crate) enum FormatArg {
     /// As the BPF tool prints it (built-in reports only).
     Tool,
     /// A text table.
@@ -187,7 +187,7 @@ impl<W> PipeAware<W> {
 /// An existing file is SQL to run; otherwise the name of a built-in report
 /// (`sofamily` or `sofamily.sql`), so `sockrec query soconnect.sql` works
 /// anywhere and a local file of that name takes precedence.
-fn resolve(q: &str) -> Result<Query> {
+pub(crate) fn resolve(q: &str) -> Result<Query> {
     let path = Path::new(q);
     if path.is_file() {
         let sql = std::fs::read_to_string(path).map_err(|e| anyhow!("{q}: {e}"))?;

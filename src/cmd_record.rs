@@ -2,8 +2,12 @@
 
 use anyhow::Result;
 use clap::Args;
+use sockrec_analyzer::live::{LiveOptions, LiveReports};
+use sockrec_analyzer::{Limits, Query};
 use sockrec_capture::terminal::escape;
-use sockrec_recorder::{Filters, RecordOptions, options};
+use sockrec_recorder::{Filters, LiveSink, RecordOptions, options};
+
+use crate::cmd_query::{FormatArg, parse_interval, resolve};
 use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
 #[derive(Args)]
@@ -35,6 +39,18 @@ pub struct RecordArgs {
     /// No status line, even on a terminal.
     #[arg(short, long)]
     quiet: bool,
+    /// Print these reports live on stdout while recording: built-in
+    /// reports (sockrec query --list) or .sql files, comma-separated.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    report: Vec<String>,
+    /// The live reports' format [default: tool for a built-in report, table for other SQL].
+    #[arg(short, long, value_enum, requires = "report")]
+    format: Option<FormatArg>,
+    /// Live reports: the length of interval reports' intervals (sockstat,
+    /// tcptop), and how often summaries print, in seconds [default: 1
+    /// for intervals; summaries only at the end].
+    #[arg(long, value_name = "SECONDS", requires = "report", value_parser = parse_interval)]
+    interval: Option<i64>,
 }
 
 /// `--duration`: humantime (`90s`, `1h30m`), more than nothing. Checked by
@@ -81,7 +97,8 @@ pub fn run(args: RecordArgs) -> Result<()> {
         buffer_bytes: args.buffer_mib << 20,
         status: !args.quiet && std::io::stderr().is_terminal(),
     };
-    let s = sockrec_recorder::record(&opts)?;
+    let live = live_reports(&args.report, args.format, args.interval)?;
+    let s = sockrec_recorder::record(&opts, live)?;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     eprintln!(
         "sockrec: wrote {} events ({} in flight) to {} in {:.1}s: {:.0} events/s, {:.1} bytes/event, lost {} (per CPU: {:?})",
@@ -99,6 +116,47 @@ pub fn run(args: RecordArgs) -> Result<()> {
         s.lost_per_cpu,
     );
     Ok(())
+}
+
+/// `--report`: the live reports, planned before anything is loaded (a
+/// name or SQL that can't run fails here), their heads printed.
+fn live_reports(
+    names: &[String],
+    format: Option<FormatArg>,
+    interval_ns: Option<i64>,
+) -> Result<Option<Box<dyn LiveSink>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let queries: Vec<(String, Query)> = names
+        .iter()
+        .map(|n| Ok((n.clone(), resolve(n)?)))
+        .collect::<Result<_>>()?;
+    let options = LiveOptions {
+        format: format.map(Into::into),
+        interval: interval_ns.map(|ns| Duration::from_nanos(ns as u64)),
+        limits: Limits::default(),
+    };
+    let reports = LiveReports::new(queries, options, Box::new(std::io::stdout()))?;
+    Ok(Some(Box::new(Live(reports))))
+}
+
+/// The analyzer's live reports as the recorder's live sink (the analyzer
+/// does not know the recorder: `sockrec query` builds without it).
+struct Live(LiveReports);
+
+impl LiveSink for Live {
+    fn events(&mut self, batch: arrow_array::RecordBatch) -> Result<()> {
+        self.0.events(&batch)
+    }
+
+    fn tick(&mut self, behind: u64) -> Result<()> {
+        self.0.tick(behind)
+    }
+
+    fn finish(&mut self, behind: u64) -> Result<()> {
+        self.0.finish(behind)
+    }
 }
 
 /// `sockrec-HOST-20261129T070351Z.parquet`: sorts by time, safe in any shell.

@@ -9,10 +9,13 @@
 //!   renderers, most declared with [`render`]'s printf tables, bpftrace
 //!   `hist()` and count maps.
 //! - [`output`]: table, CSV and JSON output.
+//! - [`live`]: the same reports over a recording's events while it
+//!   records (`sockrec record --report`).
 //!
 //! Stable Rust, no privileges, no eBPF: the binary built without the
 //! recorder (`--no-default-features`) reads captures on any machine.
 
+pub mod live;
 pub mod names;
 pub mod output;
 pub mod render;

@@ -28,6 +28,7 @@ use arrow_schema::{DataType, SchemaRef};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::metadata::ScalarAndMetadata;
 use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -161,6 +162,26 @@ impl Session {
         })
     }
 
+    /// A session whose `events` are `batches` of `schema` (the capture
+    /// schema, or some of its columns): what live reports (`sockrec record
+    /// --report`) run on, the recorder's own rows in memory.
+    pub fn in_memory(
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        limits: Limits,
+    ) -> Result<Session> {
+        let ctx = context(limits)?;
+        for f in crate::udf::all() {
+            ctx.register_udf(f);
+        }
+        ctx.register_table(TABLE, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+        Ok(Session {
+            ctx,
+            limits,
+            columns: Vec::new(),
+        })
+    }
+
     /// The first capture that lacks one of `columns` (in `events` it would
     /// read as NULL): a report that needs the column can't be answered.
     pub fn lacking<'a>(&'a self, columns: &[&'a str]) -> Option<Lacking<'a>> {
@@ -174,6 +195,11 @@ impl Session {
         })
     }
 
+    /// The DataFusion context, for planning beyond SQL (live.rs).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
     /// Runs one SQL statement. Queries only: DDL (`CREATE`, `DROP`), DML
     /// (`INSERT`, `COPY`) and `SET` are refused, so a query file can't
     /// write files or change the session behind the reports' back.
@@ -184,6 +210,28 @@ impl Session {
     /// [`Session::query`] with `params` for the named parameters the SQL
     /// uses (`$interval_ns`; see [`Params`]).
     pub async fn query_with(&self, sql: &str, params: &Params) -> Result<QueryResult> {
+        let df = self.dataframe(sql, params).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        // Collected batch by batch, counted: DataFusion's pool does not see
+        // a result once its operators have handed it over.
+        let mut stream = df.execute_stream().await.map_err(|e| self.query_error(e))?;
+        let (mut batches, mut held) = (Vec::new(), 0usize);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| self.query_error(e))?;
+            held += batch.get_array_memory_size();
+            if held > self.limits.memory {
+                bail!(
+                    "the result is larger than the memory limit ({}): add a LIMIT or a WHERE, or raise --memory-limit",
+                    show_bytes(self.limits.memory)
+                );
+            }
+            batches.push(batch);
+        }
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// The query `sql` with `params`, planned and not yet run.
+    pub async fn dataframe(&self, sql: &str, params: &Params) -> Result<DataFrame> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -202,23 +250,7 @@ impl Session {
                 .into(),
             ))
             .map_err(query_error)?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        // Collected batch by batch, counted: DataFusion's pool does not see
-        // a result once its operators have handed it over.
-        let mut stream = df.execute_stream().await.map_err(|e| self.query_error(e))?;
-        let (mut batches, mut held) = (Vec::new(), 0usize);
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| self.query_error(e))?;
-            held += batch.get_array_memory_size();
-            if held > self.limits.memory {
-                bail!(
-                    "the result is larger than the memory limit ({}): add a LIMIT or a WHERE, or raise --memory-limit",
-                    show_bytes(self.limits.memory)
-                );
-            }
-            batches.push(batch);
-        }
-        Ok(QueryResult { schema, batches })
+        Ok(df)
     }
 
     /// [`query_error`], which names the memory limit when that is what

@@ -39,6 +39,7 @@ pub mod terminal;
 mod writer;
 
 pub use addr::SockAddr;
+pub use batch::EventBatch;
 pub use inputs::expand_inputs;
 pub use meta::CaptureMeta;
 pub use new_file::NewCapture;

@@ -6,7 +6,8 @@
 //! - `loader.rs`: open → configure → load → attach.
 //! - `recording.rs`: one recording, from first event to finished file, in
 //!   its steps; `ring.rs` reads the kernel's records back as events,
-//!   `writer.rs` is the thread that writes them to the capture.
+//!   `writer.rs` is the thread that writes them to the capture, `live.rs`
+//!   the one that hands them to live reports (`--report`).
 //! - `options.rs`: what the user asked for, checked.
 //! - `clock.rs`: the clocks events are timed by; `host.rs`: the host name
 //!   and kernel release.
@@ -18,6 +19,7 @@
 pub mod clock;
 pub mod host;
 pub mod kernel_fields;
+pub mod live;
 pub mod loader;
 pub mod options;
 pub mod privileges;
@@ -27,6 +29,7 @@ mod ring;
 mod sock_inodes;
 mod writer;
 
+pub use live::LiveSink;
 pub use options::{Filters, RecordOptions};
 pub use recording::{RecordSummary, record};
 

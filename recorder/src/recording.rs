@@ -29,6 +29,7 @@ use tokio::{
 
 use crate::{
     clock, host,
+    live::LiveSink,
     loader::{self, Loaded, PendingCalls},
     options::RecordOptions,
     ring::{self, DRAIN_CHUNK},
@@ -55,8 +56,9 @@ impl RecordSummary {
     }
 }
 
-/// Records until `opts.duration` passes or SIGINT/SIGTERM arrives.
-pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
+/// Records until `opts.duration` passes or SIGINT/SIGTERM arrives; with a
+/// `live` sink, hands it the events as they are written (live.rs).
+pub fn record(opts: &RecordOptions, live: Option<Box<dyn LiveSink>>) -> Result<RecordSummary> {
     // glibc raises its mmap threshold each time a large block is freed; then
     // the writer's per-row-group buffers (MBs, made and freed every flush)
     // come from its heap and fragment it: RSS crept from 59 to 163 MiB over
@@ -69,11 +71,14 @@ pub fn record(opts: &RecordOptions) -> Result<RecordSummary> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(record_async(opts))
+    rt.block_on(record_async(opts, live))
 }
 
 /// The steps, in their order.
-async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
+async fn record_async(
+    opts: &RecordOptions,
+    live: Option<Box<dyn LiveSink>>,
+) -> Result<RecordSummary> {
     // The file first, before loading anything: a path that cannot be
     // written fails with nothing loaded, and an existing capture is
     // replaced (with --force) only once the recording has begun.
@@ -85,7 +90,7 @@ async fn record_async(opts: &RecordOptions) -> Result<RecordSummary> {
     // soon as the line below appears finishes the file instead of killing us.
     let signals = StopSignals::take_over()?;
     announce(opts);
-    let mut recording = Recording::start(opts, loaded, probes, capture)?;
+    let mut recording = Recording::start(opts, loaded, probes, capture, live)?;
     recording.drain_until_stopped(signals).await?;
     recording.stop();
     recording.finish()
@@ -192,6 +197,7 @@ impl<'a> Recording<'a> {
         loaded: Loaded,
         probes: Vec<String>,
         capture: CaptureWriter,
+        live: Option<Box<dyn LiveSink>>,
     ) -> Result<Recording<'a>> {
         let Loaded {
             ebpf,
@@ -202,7 +208,7 @@ impl<'a> Recording<'a> {
             probe_of_kind,
             ..
         } = loaded;
-        let writer = Writer::start(capture, probe_of_kind)?;
+        let writer = Writer::start(capture, probe_of_kind, live)?;
         let started = Instant::now();
         // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd
         // owns the ring buffer, and as_raw_fd always returns that fd.

@@ -4,7 +4,7 @@
 //! the drain waits on it only when its queue is full.
 
 use anyhow::{Context as _, Result, anyhow};
-use sockrec_capture::CaptureWriter;
+use sockrec_capture::{CaptureWriter, EventBatch};
 use sockrec_common::{EventKind, SocketEvent};
 use std::{
     sync::{
@@ -18,6 +18,7 @@ use std::{
 
 use crate::{
     clock,
+    live::{LIVE_EVERY, LiveFeed, LiveSink},
     probes::ProbeOfKind,
     ring::{CHUNK_CAPACITY, DRAIN_CHUNK},
     sock_inodes::SockInodes,
@@ -65,11 +66,17 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread over `capture`; `probe_of_kind` names the
-    /// probe of each event kind (`loader::Loaded::probe_of_kind`).
-    pub fn start(capture: CaptureWriter, probe_of_kind: ProbeOfKind) -> Result<Writer> {
+    /// probe of each event kind (`loader::Loaded::probe_of_kind`). With a
+    /// `live` sink, the writer hands it the rows it writes too (live.rs).
+    pub fn start(
+        capture: CaptureWriter,
+        probe_of_kind: ProbeOfKind,
+        live: Option<Box<dyn LiveSink>>,
+    ) -> Result<Writer> {
         let bytes_on_disk = Arc::new(AtomicU64::new(0));
         let (queue, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
         let writer_bytes = Arc::clone(&bytes_on_disk);
+        let live = live.map(LiveFeed::start).transpose()?;
         // The writer hands emptied chunks back for the drain to fill again: a
         // fresh multi-MB Vec per drain (mmap'd, see `recording::record`) cost
         // page faults on every one, doubling the recorder's CPU per event.
@@ -78,7 +85,7 @@ impl Writer {
         // /proc/PID/task; `cargo xtask bench throughput` reads it).
         let thread = thread::Builder::new()
             .name("sockrec-writer".into())
-            .spawn(move || write_loop(capture, rx, recycle_tx, probe_of_kind, writer_bytes))
+            .spawn(move || write_loop(capture, rx, recycle_tx, probe_of_kind, writer_bytes, live))
             .context("starting the capture writer thread")?;
         Ok(Writer {
             queue,
@@ -127,8 +134,16 @@ fn write_loop(
     recycle: mpsc::SyncSender<Vec<SocketEvent>>,
     probe_of_kind: ProbeOfKind,
     bytes: Arc<AtomicU64>,
+    live: Option<LiveFeed>,
 ) -> Result<u64> {
     let mut last_flush = Instant::now();
+    // With live reports, events leave the sort window at least every
+    // LIVE_EVERY (the live rows are built beside the capture's), so a
+    // report shows an event within a second of it.
+    let mut last_live = Instant::now();
+    let host = capture.meta().host.clone();
+    let live_on = live.is_some();
+    let mut live = live.map(|feed| (feed, EventBatch::new(capture.meta().boot_time_ns)));
     // Events wait here until SORT_WINDOW of them can be put in time order
     // together (see SortWindow).
     let mut window = SortWindow::with_capacity(SORT_WINDOW + DRAIN_CHUNK);
@@ -139,18 +154,36 @@ fn write_loop(
     let mut push_window = |capture: &mut CaptureWriter, window: &mut SortWindow| {
         window.take_in_time_order(|ev| {
             let probe = probe_name(&probe_of_kind, ev.kind);
-            if ev.sock == 0 {
-                capture.push(ev, probe);
+            let filled;
+            let ev = if ev.sock == 0 {
+                ev
             } else {
                 // Rows of a known `struct sock`: connects, accepts, TCP events.
-                let mut ev = *ev;
-                inodes.fill(&mut ev);
-                capture.push(&ev, probe);
+                let mut copy = *ev;
+                inodes.fill(&mut copy);
+                filled = copy;
+                &filled
+            };
+            capture.push(ev, probe);
+            if let Some((_, rows)) = &mut live {
+                rows.push(ev, probe);
             }
         });
+        if let Some((feed, rows)) = &mut live
+            && !rows.is_empty()
+        {
+            // The same conversion as the capture's: a failure here would
+            // be the capture's too, and is reported when that fails.
+            if let Ok(batch) = rows.finish(&host) {
+                feed.send(batch);
+            }
+        }
     };
     loop {
-        let timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+        let mut timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+        if live_on {
+            timeout = timeout.min(LIVE_EVERY.saturating_sub(last_live.elapsed()));
+        }
         match rx.recv_timeout(timeout) {
             Ok(ToWriter::Events(mut events)) => {
                 window.extend(&events);
@@ -173,9 +206,11 @@ fn write_loop(
             capture.end_row_group().context("writing the capture")?;
         }
         let due = last_flush.elapsed() >= FLUSH_EVERY;
-        if due {
+        let live_due = live_on && last_live.elapsed() >= LIVE_EVERY;
+        if due || live_due {
             // A flush takes every event received so far.
             push_window(&mut capture, &mut window);
+            last_live = Instant::now();
         }
         // Each flush writes the whole footer (~2 KB a row group so far):
         // skip the ones that would write nothing new, and flush on size only
@@ -194,6 +229,11 @@ fn write_loop(
     push_window(&mut capture, &mut window);
     capture.meta_mut().end_ns = clock::now_wall_ns();
     let summary = capture.finish().context("finishing the capture")?;
+    // The capture is whole before the live reports print their summaries:
+    // a report that fails can't cost the recording.
+    if let Some((feed, _)) = live {
+        feed.finish().context("live report")?;
+    }
     Ok(summary.bytes)
 }
 

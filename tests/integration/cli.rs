@@ -13,7 +13,70 @@ pub const TESTS: Tests = crate::tests![
     record_refuses_what_is_not_a_file,
     query_memory_limit,
     record_usage_errors,
+    record_refuses_a_bad_live_report,
 ];
+
+/// A live report that can't run (no such report, SQL that doesn't plan, a
+/// format it can't take) is one line and exit 1 before anything is loaded
+/// or created; `--format` and `--interval` without `--report` are usage
+/// errors.
+fn record_refuses_a_bad_live_report() -> TestResult {
+    let dir = util::TempDir::new("live-bad");
+    let sql = dir.path().join("bad.sql");
+    std::fs::write(&sql, "SELECT no_such_column FROM events").map_err(|e| e.to_string())?;
+    let capture = dir.path().join("never.parquet");
+    let capture = capture.to_str().unwrap();
+    for (report, format, says) in [
+        (
+            "nosuch",
+            None,
+            "nosuch: no such file, nor a built-in report",
+        ),
+        (sql.to_str().unwrap(), None, "no_such_column"),
+        (
+            "sofamily,soconnect",
+            Some("csv"),
+            "--format csv takes one --report",
+        ),
+        (
+            sql.to_str().unwrap(),
+            Some("tool"),
+            "--format tool is only for the built-in reports",
+        ),
+    ] {
+        let mut cmd = util::sockrec();
+        cmd.args(["record", "-d", "1s", "-o", capture, "--report", report]);
+        if let Some(f) = format {
+            cmd.args(["--format", f]);
+        }
+        let out = util::run(&mut cmd);
+        ensure!(
+            out.status.code() == Some(1),
+            "{report}: exit {:?}",
+            out.status.code()
+        );
+        let line = util::one_error_line(&out)?;
+        ensure!(line.contains(says), "{report}: {line}");
+        ensure!(
+            !std::path::Path::new(capture).exists(),
+            "{report}: a capture was created"
+        );
+    }
+    for flag in [["--format", "csv"], ["--interval", "2"]] {
+        let out = util::run(util::sockrec().args(["record", "-d", "1s", flag[0], flag[1]]));
+        ensure!(
+            out.status.code() == Some(2),
+            "{flag:?}: exit {:?}",
+            out.status.code()
+        );
+        ensure!(
+            util::stderr(&out).contains("--report"),
+            "{flag:?}: {}",
+            util::stderr(&out)
+        );
+    }
+    Ok(())
+}
 
 /// Bad `--buffer-mib` and `--duration` values are clap's usage errors:
 /// exit 2, the flag named, before anything is created or loaded.

@@ -12,6 +12,7 @@
 
 mod capture;
 mod cli;
+mod live;
 mod query;
 mod record;
 mod terminal;
@@ -33,7 +34,7 @@ fn main() {
     for t in cli::TESTS.iter().chain(query::TESTS).chain(terminal::TESTS) {
         trials.push(trial(t));
     }
-    for t in record::TESTS {
+    for t in record::TESTS.iter().chain(live::TESTS) {
         trials.push(trial(t).with_ignored_flag(!privileged));
     }
     if !privileged {

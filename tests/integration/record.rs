@@ -32,7 +32,7 @@ pub const TESTS: Tests = crate::tests![
 
 /// The workload child running `scenario` (see workload.rs), stopped at
 /// `ready`, with `dir` for its files.
-fn workload(scenario: &str, dir: &Path) -> Result<Workload, String> {
+pub(crate) fn workload(scenario: &str, dir: &Path) -> Result<Workload, String> {
     Workload::start(
         Command::new(std::env::current_exe().unwrap())
             .env(workload::ENV, scenario)
@@ -51,7 +51,7 @@ fn recorder(args: &[&str], env: &[(&str, &str)]) -> Result<Recorder, String> {
 }
 
 /// A devkit error as a test failure's message, with its causes.
-fn text(e: anyhow::Error) -> String {
+pub(crate) fn text(e: anyhow::Error) -> String {
     format!("{e:#}")
 }
 
