@@ -21,24 +21,8 @@ pub struct RecordArgs {
     /// Overwrite the capture file if it exists.
     #[arg(long)]
     force: bool,
-    /// Only this process id.
-    #[arg(short, long)]
-    pid: Option<u32>,
-    /// Only tasks with this name (as in /proc/PID/comm; 15 characters at most).
-    #[arg(long)]
-    comm: Option<String>,
-    /// Only tasks in this cgroup v2 directory or below it.
-    #[arg(long)]
-    cgroup: Option<PathBuf>,
-    /// Only these event kinds, comma-separated: socket,socketpair,bind,connect,accept,accept4,send,recv.
-    #[arg(long)]
-    events: Option<String>,
-    /// Ring buffer size in MiB (a power of two).
-    #[arg(long, default_value_t = sockrec_recorder::DEFAULT_BUFFER_BYTES >> 20, value_parser = parse_buffer_mib)]
-    buffer_mib: u32,
-    /// No status line, even on a terminal.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    what: WhatArgs,
     /// Print these reports live on stdout while recording: built-in
     /// reports (sockrec query --list) or .sql files, comma-separated.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
@@ -51,6 +35,86 @@ pub struct RecordArgs {
     /// for intervals; summaries only at the end].
     #[arg(long, value_name = "SECONDS", requires = "report", value_parser = parse_interval)]
     interval: Option<i64>,
+}
+
+/// `sockrec watch`: `record --report` without a capture.
+#[derive(Args)]
+pub struct WatchArgs {
+    /// The reports to print live: built-in reports (sockrec query --list)
+    /// or .sql files, comma-separated.
+    #[arg(required = true, value_name = "REPORT", value_delimiter = ',')]
+    reports: Vec<String>,
+    /// How long to watch (e.g. 60s, 5m); without it, until Ctrl-C or SIGTERM.
+    #[arg(short, long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    #[command(flatten)]
+    what: WhatArgs,
+    /// Output format [default: tool for a built-in report, table for other SQL].
+    #[arg(short, long, value_enum)]
+    format: Option<FormatArg>,
+    /// The length of interval reports' intervals (sockstat, tcptop), and
+    /// how often summaries print, in seconds [default: 1 for intervals;
+    /// summaries only at the end].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    interval: Option<i64>,
+}
+
+/// What to record, and how: the filters, the ring buffer, the status line
+/// (`record` and `watch` alike).
+#[derive(Args)]
+struct WhatArgs {
+    /// Only this process id.
+    #[arg(short, long)]
+    pid: Option<u32>,
+    /// Only tasks with this name (as in /proc/PID/comm; 15 characters at most).
+    #[arg(long)]
+    comm: Option<String>,
+    /// Only tasks in this cgroup v2 directory or below it.
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    /// Only these event kinds, comma-separated: socket,socketpair,bind,connect,accept,accept4,send,recv,listen,tcp_state,tcp_retransmit,close.
+    #[arg(long)]
+    events: Option<String>,
+    /// Ring buffer size in MiB (a power of two).
+    #[arg(long, default_value_t = sockrec_recorder::DEFAULT_BUFFER_BYTES >> 20, value_parser = parse_buffer_mib)]
+    buffer_mib: u32,
+    /// No status line, even on a terminal.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl WhatArgs {
+    /// The options of a recording to `output` (none: watch only).
+    fn options(
+        self,
+        duration: Option<Duration>,
+        output: Option<PathBuf>,
+        force: bool,
+    ) -> Result<RecordOptions> {
+        let filters = Filters {
+            pid: self.pid,
+            comm: self.comm,
+            cgroup: self
+                .cgroup
+                .as_deref()
+                .map(options::resolve_cgroup)
+                .transpose()?,
+            events: self
+                .events
+                .as_deref()
+                .map(options::parse_events)
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        Ok(RecordOptions {
+            duration,
+            output,
+            force,
+            filters,
+            buffer_bytes: self.buffer_mib << 20,
+            status: !self.quiet && std::io::stderr().is_terminal(),
+        })
+    }
 }
 
 /// `--duration`: humantime (`90s`, `1h30m`), more than nothing. Checked by
@@ -73,30 +137,10 @@ fn parse_buffer_mib(text: &str) -> Result<u32, String> {
 }
 
 pub fn run(args: RecordArgs) -> Result<()> {
-    let filters = Filters {
-        pid: args.pid,
-        comm: args.comm,
-        cgroup: args
-            .cgroup
-            .as_deref()
-            .map(options::resolve_cgroup)
-            .transpose()?,
-        events: args
-            .events
-            .as_deref()
-            .map(options::parse_events)
-            .transpose()?
-            .unwrap_or_default(),
-    };
     let output = args.output.unwrap_or_else(default_output);
-    let opts = RecordOptions {
-        duration: args.duration,
-        output,
-        force: args.force,
-        filters,
-        buffer_bytes: args.buffer_mib << 20,
-        status: !args.quiet && std::io::stderr().is_terminal(),
-    };
+    let opts = args
+        .what
+        .options(args.duration, Some(output.clone()), args.force)?;
     let live = live_reports(&args.report, args.format, args.interval)?;
     let s = sockrec_recorder::record(&opts, live)?;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
@@ -104,7 +148,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         "sockrec: wrote {} events ({} in flight) to {} in {:.1}s: {:.0} events/s, {:.1} bytes/event, lost {} (per CPU: {:?})",
         s.events,
         s.in_flight,
-        escape(&opts.output.display().to_string()),
+        escape(&output.display().to_string()),
         secs,
         s.events as f64 / secs,
         if s.events > 0 {
@@ -112,6 +156,25 @@ pub fn run(args: RecordArgs) -> Result<()> {
         } else {
             0.0
         },
+        s.lost(),
+        s.lost_per_cpu,
+    );
+    Ok(())
+}
+
+/// `sockrec watch REPORT...`: the live reports of a recording that keeps
+/// no capture.
+pub fn watch(args: WatchArgs) -> Result<()> {
+    let opts = args.what.options(args.duration, None, false)?;
+    let live = live_reports(&args.reports, args.format, args.interval)?;
+    let s = sockrec_recorder::record(&opts, live)?;
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "sockrec: watched {} events ({} in flight) in {:.1}s: {:.0} events/s, no capture kept, lost {} (per CPU: {:?})",
+        s.events,
+        s.in_flight,
+        secs,
+        s.events as f64 / secs,
         s.lost(),
         s.lost_per_cpu,
     );
@@ -146,6 +209,10 @@ fn live_reports(
 struct Live(LiveReports);
 
 impl LiveSink for Live {
+    fn columns(&self) -> Vec<String> {
+        self.0.columns().to_vec()
+    }
+
     fn events(&mut self, batch: arrow_array::RecordBatch) -> Result<()> {
         self.0.events(&batch)
     }

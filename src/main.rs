@@ -27,6 +27,9 @@ enum Command {
     /// Record socket events into a capture file (needs root or CAP_BPF+CAP_PERFMON).
     #[cfg(feature = "record")]
     Record(cmd_record::RecordArgs),
+    /// Print reports live (as `record --report` does) without keeping a capture (needs root).
+    #[cfg(feature = "record")]
+    Watch(cmd_record::WatchArgs),
     /// Show the probe plan on this kernel: for each event kind, the probe
     /// that will catch it and why the ones before it did not (needs root).
     #[cfg(feature = "record")]
@@ -71,6 +74,8 @@ fn main_inner(cli: Cli) -> Result<()> {
     match cli.command {
         #[cfg(feature = "record")]
         Command::Record(args) => cmd_record::run(args),
+        #[cfg(feature = "record")]
+        Command::Watch(args) => cmd_record::watch(args),
         #[cfg(feature = "record")]
         Command::Probes => cmd_record::probes(),
         Command::Info { captures } => cmd_info::run(&sockrec_capture::expand_inputs(&captures)?),

@@ -123,6 +123,9 @@ pub struct LiveOptions {
 /// The live reports of one recording.
 pub struct LiveReports {
     reports: Vec<LiveReport>,
+    /// The capture columns any report reads: what [`LiveReports::events`]
+    /// takes.
+    columns: Vec<String>,
     out: Box<dyn Write + Send>,
     runtime: tokio::runtime::Runtime,
     /// Ticks so far (about one a second).
@@ -163,9 +166,14 @@ struct LiveReport {
 
 /// Which rows and columns of the events a report's SQL reads (and `time`).
 struct Keep {
-    /// The capture columns read (indices into the capture schema).
+    /// The capture columns read, by name, in the capture's order.
+    names: Vec<String>,
+    /// The filters right above the scans of `events` (any of them keeps a
+    /// row); none: every row.
+    filters: Option<Vec<Expr>>,
+    /// `names` in the schema of the rows handed over (see [`Keep::bind`]).
     columns: Vec<usize>,
-    /// Rows any of these keeps are read; none: every row.
+    /// `filters`, evaluated on the rows handed over.
     rows: Option<Vec<Arc<dyn PhysicalExpr>>>,
     /// The kept columns' schema, the report's `events`.
     schema: SchemaRef,
@@ -196,8 +204,27 @@ impl LiveReports {
             report.tagged = several;
             reports.push(report);
         }
+        // The columns any report reads, in the capture's order: the rows
+        // handed over need no others (the recorder drops them first).
+        let capture = capture_schema();
+        let columns: Vec<String> = capture
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| reports.iter().any(|r| r.keep.names.contains(n)))
+            .collect();
+        let indices = columns
+            .iter()
+            .map(|n| capture.index_of(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let input = Arc::new(capture.project(&indices)?);
+        let ctx = SessionContext::new();
+        for r in &mut reports {
+            r.keep.bind(&input, &ctx)?;
+        }
         let mut live = LiveReports {
             reports,
+            columns,
             out,
             runtime,
             ticks: 0,
@@ -211,7 +238,14 @@ impl LiveReports {
         Ok(live)
     }
 
-    /// The recorder's rows: kept by each report as far as it reads them.
+    /// The capture columns the reports read: [`LiveReports::events`] takes
+    /// rows of these alone, in the capture's order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The recorder's rows (of [`LiveReports::columns`]): kept by each
+    /// report as far as it reads them.
     pub fn events(&mut self, batch: &RecordBatch) -> Result<()> {
         for r in &mut self.reports {
             r.take(batch).with_context(|| r.name.clone())?;
@@ -603,27 +637,45 @@ impl Keep {
         columns.push(schema.index_of("time")?);
         columns.sort_unstable();
         columns.dedup();
-        let rows = if every_row {
-            None
-        } else {
-            let df_schema = DFSchema::try_from_qualified_schema(TABLE, &schema)?;
-            let ctx: &SessionContext = session.context();
-            Some(
-                predicates
-                    .into_iter()
-                    .map(|p| ctx.create_physical_expr(p, &df_schema))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
+        let names = columns
+            .iter()
+            .map(|&i| schema.field(i).name().clone())
+            .collect();
+        let mut keep = Keep {
+            names,
+            filters: (!every_row).then_some(predicates),
+            columns: Vec::new(),
+            rows: None,
+            schema: Arc::new(Schema::empty()),
         };
-        Ok(Keep {
-            schema: Arc::new(schema.project(&columns)?),
-            columns,
-            rows,
-        })
+        keep.bind(&schema, session.context())?;
+        Ok(keep)
     }
 
-    /// The rows and columns of `batch` (of the capture schema) kept; `None`
-    /// when no row is.
+    /// Makes the keep take rows of `input` (the capture's columns, or
+    /// those of them every report reads: [`LiveReports::columns`]).
+    fn bind(&mut self, input: &SchemaRef, ctx: &SessionContext) -> Result<()> {
+        self.columns = self
+            .names
+            .iter()
+            .map(|n| input.index_of(n))
+            .collect::<Result<_, _>>()?;
+        self.schema = Arc::new(input.project(&self.columns)?);
+        let df_schema = DFSchema::try_from_qualified_schema(TABLE, input)?;
+        self.rows = match &self.filters {
+            None => None,
+            Some(filters) => Some(
+                filters
+                    .iter()
+                    .map(|p| ctx.create_physical_expr(p.clone(), &df_schema))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(())
+    }
+
+    /// The rows and columns of `batch` (of the schema [`Keep::bind`] was
+    /// given) kept; `None` when no row is.
     fn apply(&self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
         let batch = match &self.rows {
             None => batch.clone(),

@@ -3,19 +3,20 @@
 //! while the writer goes on writing the capture.
 //!
 //! The writer thread builds the rows it writes a second time, as Arrow
-//! batches of the capture schema, at least every [`LIVE_EVERY`], and
-//! queues them here without ever waiting: a sink slower than the events
-//! (a heavy report, a busy host) falls behind, the batches it could not
-//! take are counted and it is told how many, and neither the capture nor
-//! the kernel's ring buffer loses anything for it. The queue is bounded
-//! ([`LIVE_QUEUE`] batches), so neither does the recorder's memory grow.
+//! batches of the capture schema, at least every [`LIVE_EVERY`], keeps
+//! the columns the sink reads ([`LiveSink::columns`]) and queues them here
+//! without ever waiting: a sink slower than the events (a heavy report, a
+//! busy host) falls behind, the batches it could not take are counted and
+//! it is told how many, and neither the capture nor the kernel's ring
+//! buffer loses anything for it. The queue is bounded ([`LIVE_QUEUE_BYTES`]
+//! of batches), so neither does the recorder's memory grow.
 
 use anyhow::{Context as _, Result, anyhow};
 use arrow_array::RecordBatch;
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         mpsc,
     },
     thread,
@@ -27,15 +28,19 @@ use std::{
 pub const LIVE_EVERY: Duration = Duration::from_millis(250);
 /// How often the sink is ticked (the live reports' clock).
 const TICK: Duration = Duration::from_secs(1);
-/// Batches waiting for the sink; past this they are dropped and counted.
-/// A batch holds at most the writer's sort window (16 Ki events) or
-/// [`LIVE_EVERY`] of them.
-const LIVE_QUEUE: usize = 64;
+/// Bytes of batches waiting for the sink; past this they are dropped and
+/// counted. (A batch holds at most the writer's sort window, 16 Ki events,
+/// or [`LIVE_EVERY`] of them; a row of every column is ~180 bytes.)
+pub const LIVE_QUEUE_BYTES: usize = 16 << 20;
 
 /// What consumes the recording's events live: `sockrec record --report`'s
 /// reports. Called on the live thread only, never on the writer's.
 pub trait LiveSink: Send {
-    /// Rows of the capture schema, in time order within the batch.
+    /// The capture columns it reads: the rows it is given have these
+    /// alone, in the capture's order.
+    fn columns(&self) -> Vec<String>;
+    /// Rows of the capture schema (its [`LiveSink::columns`]), in time
+    /// order within the batch.
     fn events(&mut self, batch: RecordBatch) -> Result<()>;
     /// About once a second; `behind` is how many events the sink has not
     /// been given so far because it was too slow (0 when it keeps up).
@@ -47,7 +52,11 @@ pub trait LiveSink: Send {
 
 /// The writer's end of the live thread.
 pub(crate) struct LiveFeed {
-    queue: mpsc::SyncSender<RecordBatch>,
+    queue: mpsc::Sender<RecordBatch>,
+    /// Bytes of the batches queued, the sink's to take.
+    queued: Arc<AtomicUsize>,
+    /// Indices of the sink's columns in the capture schema.
+    columns: Vec<usize>,
     /// Events dropped because the queue was full.
     behind: Arc<AtomicU64>,
     thread: thread::JoinHandle<Result<()>>,
@@ -56,7 +65,17 @@ pub(crate) struct LiveFeed {
 impl LiveFeed {
     /// Starts the live thread over `sink`.
     pub(crate) fn start(mut sink: Box<dyn LiveSink>) -> Result<LiveFeed> {
-        let (queue, rx) = mpsc::sync_channel::<RecordBatch>(LIVE_QUEUE);
+        let schema = sockrec_capture::capture_schema();
+        let columns = sink
+            .columns()
+            .iter()
+            .map(|n| schema.index_of(n))
+            .collect::<Result<Vec<_>, _>>()
+            .context("a live report's column")?;
+        // Bounded by bytes (`queued`), not by batches: their sizes vary.
+        let (queue, rx) = mpsc::channel::<RecordBatch>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&queued);
         let behind = Arc::new(AtomicU64::new(0));
         let seen = Arc::clone(&behind);
         let thread = thread::Builder::new()
@@ -65,7 +84,10 @@ impl LiveFeed {
                 let mut next_tick = Instant::now() + TICK;
                 loop {
                     match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
-                        Ok(batch) => sink.events(batch)?,
+                        Ok(batch) => {
+                            taken.fetch_sub(batch.get_array_memory_size(), Ordering::Relaxed);
+                            sink.events(batch)?;
+                        }
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
@@ -79,6 +101,8 @@ impl LiveFeed {
             .context("starting the live report thread")?;
         Ok(LiveFeed {
             queue,
+            queued,
+            columns,
             behind,
             thread,
         })
@@ -89,9 +113,18 @@ impl LiveFeed {
     /// ended) takes nothing more: its error comes out of [`LiveFeed::finish`].
     pub(crate) fn send(&self, batch: RecordBatch) {
         let rows = batch.num_rows() as u64;
-        if let Err(mpsc::TrySendError::Full(_)) = self.queue.try_send(batch) {
+        let Ok(batch) = batch.project(&self.columns) else {
             self.behind.fetch_add(rows, Ordering::Relaxed);
+            return;
+        };
+        let bytes = batch.get_array_memory_size();
+        if self.queued.load(Ordering::Relaxed) + bytes > LIVE_QUEUE_BYTES {
+            self.behind.fetch_add(rows, Ordering::Relaxed);
+            return;
         }
+        self.queued.fetch_add(bytes, Ordering::Relaxed);
+        // A sink that failed has ended its thread: nothing more to give it.
+        let _ = self.queue.send(batch);
     }
 
     /// Closes the queue, lets the sink finish and returns its error, if any.

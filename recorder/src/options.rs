@@ -13,8 +13,9 @@ use std::{
 pub struct RecordOptions {
     /// Stop after this long; `None` records until Ctrl-C / SIGTERM.
     pub duration: Option<Duration>,
-    /// The capture file to write.
-    pub output: PathBuf,
+    /// The capture file to write; none for `sockrec watch` (live reports
+    /// only).
+    pub output: Option<PathBuf>,
     /// Overwrite `output` if it exists.
     pub force: bool,
     pub filters: Filters,

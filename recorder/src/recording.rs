@@ -33,7 +33,7 @@ use crate::{
     loader::{self, Loaded, PendingCalls},
     options::RecordOptions,
     ring::{self, DRAIN_CHUNK},
-    writer::Writer,
+    writer::{RowsOf, Writer},
 };
 
 /// How often the drain wakes on its own when the kernel has not woken it.
@@ -82,15 +82,24 @@ async fn record_async(
     // The file first, before loading anything: a path that cannot be
     // written fails with nothing loaded, and an existing capture is
     // replaced (with --force) only once the recording has begun.
-    let file = NewCapture::create(&opts.output, opts.force)?;
+    let file = opts
+        .output
+        .as_deref()
+        .map(|path| NewCapture::create(path, opts.force))
+        .transpose()?;
     let loaded = load(opts)?;
     let probes = probe_lines(&loaded);
-    let capture = CaptureWriter::new(file, capture_meta(opts, &loaded, &probes))?;
+    let meta = capture_meta(opts, &loaded, &probes);
+    let rows_of = RowsOf {
+        host: meta.host.clone(),
+        boot_time_ns: meta.boot_time_ns,
+    };
+    let capture = file.map(|f| CaptureWriter::new(f, meta)).transpose()?;
     // Take over SIGINT/SIGTERM before saying we record, so a signal sent as
     // soon as the line below appears finishes the file instead of killing us.
     let signals = StopSignals::take_over()?;
     announce(opts);
-    let mut recording = Recording::start(opts, loaded, probes, capture, live)?;
+    let mut recording = Recording::start(opts, loaded, probes, capture, rows_of, live)?;
     recording.drain_until_stopped(signals).await?;
     recording.stop();
     recording.finish()
@@ -153,14 +162,17 @@ impl StopSignals {
 /// Says the recording has begun. Scripts (and the tests) wait for this
 /// line: from here on, nothing is missed.
 fn announce(opts: &RecordOptions) {
-    eprintln!(
-        "sockrec: recording to {} ({})",
-        escape(&opts.output.display().to_string()),
-        match opts.duration {
-            Some(d) => format!("for {}", humantime::format_duration(d)),
-            None => "Ctrl-C to stop".to_string(),
-        }
-    );
+    let until = match opts.duration {
+        Some(d) => format!("for {}", humantime::format_duration(d)),
+        None => "Ctrl-C to stop".to_string(),
+    };
+    match &opts.output {
+        Some(path) => eprintln!(
+            "sockrec: recording to {} ({until})",
+            escape(&path.display().to_string())
+        ),
+        None => eprintln!("sockrec: recording to no capture, for the live reports only ({until})"),
+    }
 }
 
 /// A recording under way: programs attached, the writer thread started.
@@ -196,7 +208,8 @@ impl<'a> Recording<'a> {
         opts: &'a RecordOptions,
         loaded: Loaded,
         probes: Vec<String>,
-        capture: CaptureWriter,
+        capture: Option<CaptureWriter>,
+        rows_of: RowsOf,
         live: Option<Box<dyn LiveSink>>,
     ) -> Result<Recording<'a>> {
         let Loaded {
@@ -208,7 +221,7 @@ impl<'a> Recording<'a> {
             probe_of_kind,
             ..
         } = loaded;
-        let writer = Writer::start(capture, probe_of_kind, live)?;
+        let writer = Writer::start(capture, rows_of, probe_of_kind, live)?;
         let started = Instant::now();
         // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd
         // owns the ring buffer, and as_raw_fd always returns that fd.

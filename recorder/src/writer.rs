@@ -65,11 +65,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread over `capture`; `probe_of_kind` names the
-    /// probe of each event kind (`loader::Loaded::probe_of_kind`). With a
-    /// `live` sink, the writer hands it the rows it writes too (live.rs).
+    /// Starts the writer thread over `capture` (none: `sockrec watch`);
+    /// `probe_of_kind` names the probe of each event kind
+    /// (`loader::Loaded::probe_of_kind`). With a `live` sink, the writer
+    /// hands it the rows it writes too (live.rs).
     pub fn start(
-        capture: CaptureWriter,
+        capture: Option<CaptureWriter>,
+        rows_of: RowsOf,
         probe_of_kind: ProbeOfKind,
         live: Option<Box<dyn LiveSink>>,
     ) -> Result<Writer> {
@@ -85,7 +87,17 @@ impl Writer {
         // /proc/PID/task; `cargo xtask bench throughput` reads it).
         let thread = thread::Builder::new()
             .name("sockrec-writer".into())
-            .spawn(move || write_loop(capture, rx, recycle_tx, probe_of_kind, writer_bytes, live))
+            .spawn(move || {
+                write_loop(
+                    capture,
+                    rows_of,
+                    rx,
+                    recycle_tx,
+                    probe_of_kind,
+                    writer_bytes,
+                    live,
+                )
+            })
             .context("starting the capture writer thread")?;
         Ok(Writer {
             queue,
@@ -128,8 +140,10 @@ impl Writer {
 }
 
 /// The writer thread: chunks in, row groups out, readable every FLUSH_EVERY.
+/// Without a capture (`sockrec watch`) it only hands rows to `live`.
 fn write_loop(
-    mut capture: CaptureWriter,
+    mut capture: Option<CaptureWriter>,
+    rows_of: RowsOf,
     rx: mpsc::Receiver<ToWriter>,
     recycle: mpsc::SyncSender<Vec<SocketEvent>>,
     probe_of_kind: ProbeOfKind,
@@ -141,9 +155,8 @@ fn write_loop(
     // LIVE_EVERY (the live rows are built beside the capture's), so a
     // report shows an event within a second of it.
     let mut last_live = Instant::now();
-    let host = capture.meta().host.clone();
     let live_on = live.is_some();
-    let mut live = live.map(|feed| (feed, EventBatch::new(capture.meta().boot_time_ns)));
+    let mut live = live.map(|feed| (feed, EventBatch::new(rows_of.boot_time_ns)));
     // Events wait here until SORT_WINDOW of them can be put in time order
     // together (see SortWindow).
     let mut window = SortWindow::with_capacity(SORT_WINDOW + DRAIN_CHUNK);
@@ -151,7 +164,7 @@ fn write_loop(
     // if no event came.
     let mut lost_changed = false;
     let mut inodes = SockInodes::default();
-    let mut push_window = |capture: &mut CaptureWriter, window: &mut SortWindow| {
+    let mut push_window = |capture: &mut Option<CaptureWriter>, window: &mut SortWindow| {
         window.take_in_time_order(|ev| {
             let probe = probe_name(&probe_of_kind, ev.kind);
             let filled;
@@ -164,7 +177,9 @@ fn write_loop(
                 filled = copy;
                 &filled
             };
-            capture.push(ev, probe);
+            if let Some(capture) = capture {
+                capture.push(ev, probe);
+            }
             if let Some((_, rows)) = &mut live {
                 rows.push(ev, probe);
             }
@@ -174,7 +189,7 @@ fn write_loop(
         {
             // The same conversion as the capture's: a failure here would
             // be the capture's too, and is reported when that fails.
-            if let Ok(batch) = rows.finish(&host) {
+            if let Ok(batch) = rows.finish(&rows_of.host) {
                 feed.send(batch);
             }
         }
@@ -194,7 +209,9 @@ fn write_loop(
                 }
             }
             Ok(ToWriter::Lost(lost)) => {
-                if capture.meta().lost != lost {
+                if let Some(capture) = &mut capture
+                    && capture.meta().lost != lost
+                {
                     capture.meta_mut().lost = lost;
                     lost_changed = true;
                 }
@@ -202,7 +219,9 @@ fn write_loop(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if capture.buffered_rows() >= ROW_GROUP_ROWS {
+        if let Some(capture) = &mut capture
+            && capture.buffered_rows() >= ROW_GROUP_ROWS
+        {
             capture.end_row_group().context("writing the capture")?;
         }
         let due = last_flush.elapsed() >= FLUSH_EVERY;
@@ -212,29 +231,43 @@ fn write_loop(
             push_window(&mut capture, &mut window);
             last_live = Instant::now();
         }
-        // Each flush writes the whole footer (~2 KB a row group so far):
-        // skip the ones that would write nothing new, and flush on size only
-        // when the encoded row groups waiting grow large.
-        let waiting = capture.buffered_rows() > 0 || capture.spooled_bytes() > 0;
-        if (due && (waiting || lost_changed)) || capture.spooled_bytes() >= SPOOL_BYTES {
-            capture.meta_mut().end_ns = clock::now_wall_ns();
-            capture.flush().context("writing the capture")?;
-            bytes.store(capture.bytes_written(), Ordering::Relaxed);
-            lost_changed = false;
+        if let Some(capture) = &mut capture {
+            // Each flush writes the whole footer (~2 KB a row group so
+            // far): skip the ones that would write nothing new, and flush
+            // on size only when the encoded row groups waiting grow large.
+            let waiting = capture.buffered_rows() > 0 || capture.spooled_bytes() > 0;
+            if (due && (waiting || lost_changed)) || capture.spooled_bytes() >= SPOOL_BYTES {
+                capture.meta_mut().end_ns = clock::now_wall_ns();
+                capture.flush().context("writing the capture")?;
+                bytes.store(capture.bytes_written(), Ordering::Relaxed);
+                lost_changed = false;
+            }
         }
         if due {
             last_flush = Instant::now();
         }
     }
     push_window(&mut capture, &mut window);
-    capture.meta_mut().end_ns = clock::now_wall_ns();
-    let summary = capture.finish().context("finishing the capture")?;
+    let written = match capture {
+        Some(mut capture) => {
+            capture.meta_mut().end_ns = clock::now_wall_ns();
+            capture.finish().context("finishing the capture")?.bytes
+        }
+        None => 0,
+    };
     // The capture is whole before the live reports print their summaries:
     // a report that fails can't cost the recording.
     if let Some((feed, _)) = live {
         feed.finish().context("live report")?;
     }
-    Ok(summary.bytes)
+    Ok(written)
+}
+
+/// What the rows of a recording say of it (the capture's `host`, and the
+/// boot time its `time` column counts from), with or without a capture.
+pub struct RowsOf {
+    pub host: String,
+    pub boot_time_ns: i64,
 }
 
 /// Events waiting to be put in time order together.

@@ -8,12 +8,17 @@ use serde_json::Value;
 use sockrec_devkit::Recorder;
 
 use crate::{
-    ensure, query,
-    record::{text, workload},
+    capture, ensure, query,
+    record::{ThreadStop, text, workload},
     util::{self, TempDir, TestResult, Tests},
+    workload::Expected,
 };
 
-pub const TESTS: Tests = crate::tests![every_report_live_is_what_query_says];
+pub const TESTS: Tests = crate::tests![
+    every_report_live_is_what_query_says,
+    a_stalled_report_falls_behind_without_loss,
+    watch_prints_and_keeps_no_capture,
+];
 
 /// The reports printed per interval: their counts are compared summed
 /// per key, as an event that reached the live report after its interval
@@ -120,4 +125,146 @@ fn summed(rows: &[Value]) -> BTreeMap<String, u64> {
         }
     }
     sums
+}
+
+/// The slowest report there is, one that does not run at all (its thread
+/// held stopped), reading every column of every event under a busy UDP
+/// loop: the recorder loses nothing, its memory stays bounded (the live
+/// queue, not the events), the capture has every message, and the report,
+/// once it runs again, says how many events it did not see: exactly those
+/// its printed counts lack.
+fn a_stalled_report_falls_behind_without_loss() -> TestResult {
+    const PAIRS: u64 = 100_000;
+    let dir = TempDir::new("live-stalled");
+    let out = dir.path().join("stalled.parquet");
+    let printed = dir.path().join("every-column.json");
+    // Events per second, from every column (200,000 rows of all of them
+    // are ~36 MB: more than the live queue holds).
+    let sql = dir.path().join("every-column.sql");
+    std::fs::write(
+        &sql,
+        "-- every-column: events per second, read whole\n\
+         -- live: interval\n\
+         SELECT date_trunc('second', time) AS second, count(*) AS count FROM events\n\
+         WHERE length(concat_ws('|', time, time_ns, host, kind, probe, in_flight, cpu, pid,\n\
+             tid, uid, comm, cgroup_id, fd, fd2, ret, errno, latency_ns, family, sock_type,\n\
+             protocol, call_flags, addr_family, addr, port, bytes, inode, sock, laddr,\n\
+             lport, raddr, rport, old_state, state, backlog, tx_bytes, rx_bytes)) > 0\n\
+         GROUP BY 1 ORDER BY 1\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut wl = workload(&format!("udp-count {PAIRS}"), dir.path())?;
+    let mut cmd = util::sockrec();
+    cmd.arg("record")
+        .args(["-o", out.to_str().unwrap(), "-p", &wl.pid().to_string()])
+        .args(["--events", "send,recv", "--report", sql.to_str().unwrap()])
+        .args(["--format", "json"])
+        .stdout(Stdio::from(
+            File::create(&printed).map_err(|e| e.to_string())?,
+        ));
+    let rec = Recorder::start(&mut cmd, Duration::from_secs(60)).map_err(text)?;
+    let before_kib = rec.rss_kib().map_err(text)?;
+    let stalled = ThreadStop::new(rec.thread("sockrec-live").map_err(text)?)?;
+    wl.go().map_err(text)?;
+    let did = wl.read_until(&format!("did {PAIRS}")).map_err(text)?;
+    ensure!(did.is_empty(), "workload said {did:?}");
+    // The writer has handed over every message by now (at least every
+    // 250 ms): the live queue is as full as it gets.
+    std::thread::sleep(Duration::from_millis(800));
+    let held_mib = rec.rss_kib().map_err(text)?.saturating_sub(before_kib) / 1024;
+    stalled.resume()?;
+    // One tick of the report's, to say it fell behind while recording.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stopped = rec.stop(libc::SIGTERM).map_err(text)?;
+    let err = stopped.stderr_text();
+    ensure!(stopped.success(), "sockrec record failed: {err}");
+    ensure!(
+        err.contains("lost 0 "),
+        "a stalled report cost events: {err}"
+    );
+    // 200,000 events of ~180 bytes in Arrow would be ~36 MB; the queue
+    // holds 16 MiB.
+    ensure!(
+        held_mib < 40,
+        "the recorder grew by {held_mib} MiB behind a stalled report"
+    );
+
+    let rows = capture::read(&out)?.rows.len() as u64;
+    ensure!(
+        rows == 2 * PAIRS,
+        "the capture has {rows} of {} messages",
+        2 * PAIRS
+    );
+    let behind: u64 = err
+        .lines()
+        .filter_map(|l| {
+            l.split_once("fell behind: ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .max()
+        .ok_or(format!("the report did not say it fell behind: {err}"))?;
+    let text = std::fs::read_to_string(&printed).map_err(|e| e.to_string())?;
+    let mut shown = 0;
+    for line in text.lines() {
+        let row: Value = serde_json::from_str(line).map_err(|e| format!("{e}: {line:?}"))?;
+        shown += row["count"].as_u64().ok_or(format!("no count: {line:?}"))?;
+    }
+    ensure!(
+        behind > 0 && shown + behind == rows,
+        "the report showed {shown} events and said {behind} were not shown, of {rows}"
+    );
+    Ok(())
+}
+
+/// `sockrec watch soconnect`: every IP connect the known workload made is
+/// printed (csv), and nothing is written where it ran.
+fn watch_prints_and_keeps_no_capture() -> TestResult {
+    let dir = TempDir::new("watch");
+    let cwd = TempDir::new("watch-cwd");
+    let printed = dir.path().join("soconnect.csv");
+    let mut wl = workload("known", dir.path())?;
+    let mut cmd = util::sockrec();
+    cmd.current_dir(cwd.path())
+        .args(["watch", "soconnect", "--format", "csv", "-d", "60s"])
+        .args(["-p", &wl.pid().to_string()])
+        .stdout(Stdio::from(
+            File::create(&printed).map_err(|e| e.to_string())?,
+        ));
+    let rec = Recorder::start(&mut cmd, Duration::from_secs(60)).map_err(text)?;
+    wl.go().map_err(text)?;
+    let lines = wl.read_until("done").map_err(text)?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let stopped = rec.stop(libc::SIGINT).map_err(text)?;
+    let err = stopped.stderr_text();
+    ensure!(stopped.success(), "sockrec watch failed: {err}");
+    ensure!(
+        stopped.last_line().starts_with("sockrec: watched ") && err.contains("lost 0 "),
+        "{err}"
+    );
+    let connects = lines
+        .iter()
+        .filter_map(|l| Expected::parse(l))
+        .filter(|e| e.kind == "connect" && e.family as i32 != libc::AF_UNIX)
+        .count();
+    let text = std::fs::read_to_string(&printed).map_err(|e| e.to_string())?;
+    let rows = query::csv_rows(&text);
+    ensure!(
+        rows.first()
+            .is_some_and(|h| h.contains(&"address".to_string())),
+        "no csv header: {text}"
+    );
+    ensure!(
+        connects > 0 && rows.len() - 1 == connects,
+        "watch printed {} connects, the workload made {connects}: {text}",
+        rows.len() - 1
+    );
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
+        .map_err(|e| e.to_string())?
+        .collect();
+    ensure!(left.is_empty(), "watch left files: {left:?}");
+    Ok(())
 }

@@ -1600,10 +1600,10 @@ fn loss_under(stall: Stall) -> TestResult {
 /// would stop the whole process): PTRACE_SEIZE, then PTRACE_INTERRUPT puts
 /// just that thread in a ptrace-stop until PTRACE_DETACH. The thread that
 /// made it must resume it (ptrace(2): the tracer is a thread).
-struct ThreadStop(libc::pid_t);
+pub(crate) struct ThreadStop(libc::pid_t);
 
 impl ThreadStop {
-    fn new(tid: libc::pid_t) -> Result<ThreadStop, String> {
+    pub(crate) fn new(tid: libc::pid_t) -> Result<ThreadStop, String> {
         let os = |what: &str| format!("{what} thread {tid}: {}", std::io::Error::last_os_error());
         // SAFETY: ptrace and waitpid with plain integer arguments.
         unsafe {
@@ -1621,7 +1621,7 @@ impl ThreadStop {
         Ok(ThreadStop(tid))
     }
 
-    fn resume(self) -> Result<(), String> {
+    pub(crate) fn resume(self) -> Result<(), String> {
         // SAFETY: as above; the tracee is in its ptrace-stop.
         if unsafe { libc::ptrace(libc::PTRACE_DETACH, self.0, 0, 0) } != 0 {
             return Err(format!(

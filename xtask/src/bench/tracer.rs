@@ -12,14 +12,18 @@ use super::recorder::{Recorder, Recording};
 pub enum Tracer {
     Alone,
     Sockrec,
+    /// `sockrec record --report NAME`: recording with a live report.
+    SockrecLive(&'static str),
     Bpftrace(&'static Script),
 }
 
 impl Tracer {
     /// Every tracer, `Alone` first (the others are compared with it).
-    pub const ALL: [Tracer; 4] = [
+    pub const ALL: [Tracer; 6] = [
         Tracer::Alone,
         Tracer::Sockrec,
+        Tracer::SockrecLive("sockstat"),
+        Tracer::SockrecLive("soconnect"),
         Tracer::Bpftrace(&SOCKSTAT),
         Tracer::Bpftrace(&SOCONNECT),
     ];
@@ -28,6 +32,7 @@ impl Tracer {
         match self {
             Tracer::Alone => "alone".into(),
             Tracer::Sockrec => "sockrec record".into(),
+            Tracer::SockrecLive(r) => format!("sockrec record --report {r}"),
             Tracer::Bpftrace(s) => format!("bpftrace {}", s.name),
         }
     }
@@ -41,6 +46,13 @@ impl Tracer {
             Tracer::Sockrec => {
                 Running::Recorder(Recorder::start(env, &env.scratch("tracer.parquet"), &[])?)
             }
+            // Its output goes to /dev/null: the report's cost, not a
+            // terminal's.
+            Tracer::SockrecLive(r) => Running::Recorder(Recorder::start(
+                env,
+                &env.scratch("tracer.parquet"),
+                &["--report", r],
+            )?),
             Tracer::Bpftrace(s) => Running::Bpftrace(Bpftrace::start(env, s)?),
         })
     }
