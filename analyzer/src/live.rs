@@ -141,6 +141,8 @@ struct LiveReport {
     mode: Mode,
     format: Format,
     params: Params,
+    /// Each printing's query runs within these.
+    limits: Limits,
     /// Ticks between printings (interval reports; summaries with
     /// `--interval`); 0: only at the end.
     every: u64,
@@ -344,6 +346,7 @@ impl LiveReport {
             mode,
             format,
             params,
+            limits: options.limits,
             every,
             keep,
             held: Vec::new(),
@@ -414,7 +417,7 @@ impl LiveReport {
         }
         let mut input = self.context.clone();
         input.extend(batches.iter().cloned());
-        let session = Session::in_memory(self.keep.schema.clone(), input, Limits::default())?;
+        let session = Session::in_memory(self.keep.schema.clone(), input, self.limits)?;
         let sql = match &self.query {
             Query::Report(r) => r.sql,
             Query::Sql { sql, .. } => sql.as_str(),
@@ -427,7 +430,7 @@ impl LiveReport {
             }
         }
         if let Some(context) = &self.context_sql {
-            let printed = Session::in_memory(self.keep.schema.clone(), batches, Limits::default())?;
+            let printed = Session::in_memory(self.keep.schema.clone(), batches, self.limits)?;
             let kept = printed.query(context).await?.batches;
             self.context
                 .extend(kept.into_iter().filter(|b| b.num_rows() > 0));
