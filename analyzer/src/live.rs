@@ -4,7 +4,7 @@
 //! and what is queried later cannot disagree.
 //!
 //! The recorder hands over its own rows (Arrow batches of the capture
-//! schema, in time order) and ticks about once a second; each report runs
+//! schema, in time order) and ticks four times a second; each report runs
 //! in one of three ways ([`Mode`]), which its SQL's header declares in a
 //! `-- live: MODE` line (a SQL file without one is a summary):
 //!
@@ -18,7 +18,8 @@
 //!   connect or accept) names them in a `-- live context: CONDITION` line:
 //!   the printed events that meet it are kept and read again with each
 //!   interval's (they must not make rows of their own).
-//! - `event` (soconnect, tcplife...): every second, the SQL over the events
+//! - `event` (soconnect, tcplife...): at each tick after new events, the
+//!   SQL over the events
 //!   kept so far, printing the rows not printed before, in the report's
 //!   order (each row appears once the events that make it have happened).
 //! - `summary` (sofamily, socksize...): at the end, and every `--interval`
@@ -34,7 +35,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use arrow_array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
@@ -128,10 +129,10 @@ pub struct LiveReports {
     columns: Vec<String>,
     out: Box<dyn Write + Send>,
     runtime: tokio::runtime::Runtime,
-    /// Ticks so far (about one a second).
-    ticks: u64,
     /// Events not given to the reports (they were behind), as last said.
     said_behind: u64,
+    /// Stdout's reader went away: nothing more is printed.
+    closed: bool,
 }
 
 /// One report under way.
@@ -143,9 +144,15 @@ struct LiveReport {
     params: Params,
     /// Each printing's query runs within these.
     limits: Limits,
-    /// Ticks between printings (interval reports; summaries with
-    /// `--interval`); 0: only at the end.
-    every: u64,
+    /// Summaries with `--interval`: how often they print, and when they
+    /// last did.
+    summary_every: Option<Duration>,
+    last_summary: Instant,
+    /// Event reports: whether events were kept since the last printing.
+    fresh: bool,
+    /// Interval reports: the end of the last interval printed (wall-clock
+    /// ns).
+    printed_until: i64,
     keep: Keep,
     /// The events kept: the interval's (interval reports) or all so far.
     held: Vec<RecordBatch>,
@@ -229,14 +236,14 @@ impl LiveReports {
             columns,
             out,
             runtime,
-            ticks: 0,
             said_behind: 0,
+            closed: false,
         };
         for i in 0..live.reports.len() {
             let head = live.reports[i].head()?;
-            live.out.write_all(&head)?;
+            emit(&mut *live.out, &mut live.closed, &head)?;
         }
-        live.out.flush()?;
+        emit(&mut *live.out, &mut live.closed, &[])?;
         Ok(live)
     }
 
@@ -255,29 +262,35 @@ impl LiveReports {
         Ok(())
     }
 
-    /// About once a second: the reports due print; `behind` events were not
-    /// given to them (they were too slow), said on stderr when it grows.
+    /// At each tick (four a second): the reports due print; `behind`
+    /// events were not given to them (they were too slow), said on stderr
+    /// when it grows.
     pub fn tick(&mut self, behind: u64) -> Result<()> {
-        self.ticks += 1;
         self.say_behind(behind);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
         for r in &mut self.reports {
             let due = match r.mode {
-                Mode::Event => true,
-                Mode::Interval | Mode::Summary => r.every > 0 && self.ticks.is_multiple_of(r.every),
+                Mode::Event => std::mem::take(&mut r.fresh),
+                // Once an interval has ended (and GRACE more).
+                Mode::Interval => r.interval_end(now) > r.printed_until,
+                Mode::Summary => r
+                    .summary_every
+                    .is_some_and(|every| r.last_summary.elapsed() >= every),
             };
+            if r.mode == Mode::Summary && due {
+                r.last_summary = Instant::now();
+            }
             if due {
                 let text = self
                     .runtime
                     .block_on(r.print(Some(now)))
                     .with_context(|| r.name.clone())?;
-                self.out.write_all(&text)?;
+                emit(&mut *self.out, &mut self.closed, &text)?;
             }
         }
-        self.out.flush()?;
-        Ok(())
+        emit(&mut *self.out, &mut self.closed, &[])
     }
 
     /// The recording has ended: every report prints what it has left.
@@ -288,10 +301,9 @@ impl LiveReports {
                 .runtime
                 .block_on(r.print(None))
                 .with_context(|| r.name.clone())?;
-            self.out.write_all(&text)?;
+            emit(&mut *self.out, &mut self.closed, &text)?;
         }
-        self.out.flush()?;
-        Ok(())
+        emit(&mut *self.out, &mut self.closed, &[])
     }
 
     fn say_behind(&mut self, behind: u64) {
@@ -301,6 +313,21 @@ impl LiveReports {
             );
             self.said_behind = behind;
         }
+    }
+}
+
+/// Writes `text` to `out` and flushes. A reader that went away (`| head`)
+/// ends the printing (`closed`), not the recording: the capture goes on.
+fn emit(out: &mut dyn Write, closed: &mut bool, text: &[u8]) -> Result<()> {
+    if *closed {
+        return Ok(());
+    }
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            *closed = true;
+            Ok(())
+        }
+        other => Ok(other?),
     }
 }
 
@@ -317,13 +344,6 @@ impl LiveReport {
         let interval = options.interval.unwrap_or(Duration::from_secs(1));
         let params = Params {
             interval_ns: interval.as_nanos().try_into().unwrap_or(i64::MAX),
-        };
-        // Whole ticks of about a second.
-        let ticks = interval.as_secs_f64().round().max(1.0) as u64;
-        let every = match mode {
-            Mode::Interval => ticks,
-            Mode::Event => 1,
-            Mode::Summary => options.interval.map_or(0, |_| ticks),
         };
         let keep = Keep::plan(sql, &params, options.limits).await?;
         let context_sql = match (mode, context_of(sql)) {
@@ -347,7 +367,10 @@ impl LiveReport {
             format,
             params,
             limits: options.limits,
-            every,
+            summary_every: options.interval,
+            last_summary: Instant::now(),
+            fresh: false,
+            printed_until: 0,
             keep,
             held: Vec::new(),
             held_bytes: 0,
@@ -391,6 +414,7 @@ impl LiveReport {
         };
         self.held_bytes += kept.get_array_memory_size();
         self.held.push(kept);
+        self.fresh = true;
         if self.held_bytes > KEEP_BYTES {
             self.say_dropped();
             while self.held_bytes > KEEP_BYTES / 2 && !self.held.is_empty() {
@@ -465,9 +489,8 @@ impl LiveReport {
     /// Interval reports: the held events of intervals that ended at least
     /// [`GRACE`] before `now`; later ones stay held.
     fn take_ended_intervals(&mut self, now: i64) -> Result<Vec<RecordBatch>> {
-        let interval = self.params.interval_ns.max(1);
-        let grace = GRACE.as_nanos() as i64;
-        let end = (now - grace).div_euclid(interval) * interval;
+        let end = self.interval_end(now);
+        self.printed_until = end;
         let end = TimestampNanosecondArray::from(vec![end]).with_timezone(TIME_ZONE);
         let end = Scalar::new(end);
         let (mut ended, mut later) = (Vec::new(), Vec::new());
@@ -483,6 +506,13 @@ impl LiveReport {
         self.held_bytes = later.iter().map(RecordBatch::get_array_memory_size).sum();
         self.held = later;
         Ok(ended)
+    }
+
+    /// Interval reports: the end of the last interval that ended at least
+    /// [`GRACE`] before `now` (wall-clock ns).
+    fn interval_end(&self, now: i64) -> i64 {
+        let interval = self.params.interval_ns.max(1);
+        (now - GRACE.as_nanos() as i64).div_euclid(interval) * interval
     }
 
     /// Event reports: the rows of `result` not printed before (a row

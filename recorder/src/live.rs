@@ -26,8 +26,10 @@ use std::{
 /// The longest an event waits in the writer before the live sink gets it
 /// (the sink may add its own delay, e.g. to the end of an interval).
 pub const LIVE_EVERY: Duration = Duration::from_millis(250);
-/// How often the sink is ticked (the live reports' clock).
-const TICK: Duration = Duration::from_secs(1);
+/// How often the sink is ticked (the live reports' clock): with the
+/// writer's [`LIVE_EVERY`] and the drain's 100 ms, a per-event report
+/// prints a row ~0.6 s after its event at most.
+const TICK: Duration = Duration::from_millis(250);
 /// Bytes of batches waiting for the sink; past this they are dropped and
 /// counted. (A batch holds at most the writer's sort window, 16 Ki events,
 /// or [`LIVE_EVERY`] of them; a row of every column is ~180 bytes.)
@@ -42,7 +44,7 @@ pub trait LiveSink: Send {
     /// Rows of the capture schema (its [`LiveSink::columns`]), in time
     /// order within the batch.
     fn events(&mut self, batch: RecordBatch) -> Result<()>;
-    /// About once a second; `behind` is how many events the sink has not
+    /// Four times a second; `behind` is how many events the sink has not
     /// been given so far because it was too slow (0 when it keeps up).
     fn tick(&mut self, behind: u64) -> Result<()>;
     /// The recording has ended: every event has been given (or counted in
