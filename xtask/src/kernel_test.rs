@@ -38,8 +38,9 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("cpio", "cpio"),
 ];
 
-/// The guest has this long to boot and run the tests.
-const GUEST_TIMEOUT: Duration = Duration::from_secs(900);
+/// The guest has this long to boot and run the tests (they took 730-880 s
+/// under TCG in December 2026).
+const GUEST_TIMEOUT: Duration = Duration::from_secs(1200);
 
 pub fn run_kernel_test(series: &str) -> Result<()> {
     // The Debian release whose archive has the kernel: 6.1 and 6.12 are
@@ -282,10 +283,18 @@ fn guest_command() -> String {
     )
 }
 
-/// Tests that read damaged files in over a hundred `sockrec` processes,
-/// user space alone (no kernel in them): the host runs them. With them the
-/// 6.1 guest's tests took 731 s of its 900 s under TCG (was ~200 s).
-const HOST_ONLY: &[&str] = &["query::bad_cuts_and_flips", "query::bad_fuzz_corpus"];
+/// Tests of user space alone, the same on every kernel, that cost the
+/// guests minutes under TCG: the host runs them. The damaged-file tests
+/// run over a hundred `sockrec` processes (with them the 6.1 guest's tests
+/// took 731 s, was ~200 s); the live reports (`live::`, ~150 s in a guest)
+/// are the recorder's rows through the analyzer, whichever probes made
+/// them (they passed in each guest alone: 6.1 147 s, 6.12 161 s, 5.10
+/// 124 s).
+const HOST_ONLY: &[&str] = &[
+    "query::bad_cuts_and_flips",
+    "query::bad_fuzz_corpus",
+    "live::",
+];
 
 fn make_initramfs(sockrec: &Path, tests: &Path) -> Result<PathBuf> {
     let root = root();
