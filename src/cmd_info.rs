@@ -11,15 +11,70 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-pub fn run(captures: &[PathBuf]) -> Result<()> {
+/// How `sockrec info` prints.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum InfoFormat {
+    /// For people: a labelled summary per capture, escaped for the terminal.
+    Text,
+    /// For scripts: one JSON object per capture and line, values exact.
+    Json,
+}
+
+pub fn run(captures: &[PathBuf], format: InfoFormat) -> Result<()> {
     for (i, path) in captures.iter().enumerate() {
         let info = CaptureInfo::open(path)?;
-        if i > 0 {
-            println!();
+        match format {
+            InfoFormat::Text => {
+                if i > 0 {
+                    println!();
+                }
+                print!("{}", render(&info));
+            }
+            InfoFormat::Json => println!("{}", json(&info)),
         }
-        print!("{}", render(&info));
     }
     Ok(())
+}
+
+/// The same facts as [`render`], as JSON: times as Unix epoch ns and RFC
+/// 3339, probes and derived steps as arrays of lines, events per kind as
+/// an object (`null` if the `kind` column can't be read).
+fn json(info: &CaptureInfo) -> serde_json::Value {
+    let meta = &info.meta;
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let events = info.events_per_kind().ok().map(|kinds| {
+        kinds
+            .into_iter()
+            .map(|(k, n)| (k, serde_json::Value::from(n)))
+            .collect::<serde_json::Map<_, _>>()
+    });
+    serde_json::json!({
+        "file": info.path.display().to_string(),
+        "bytes": info.file_size,
+        "host": meta.host,
+        "kernel": meta.kernel,
+        "format_version": meta.format_version,
+        "sockrec_version": meta.sockrec_version,
+        "start_ns": meta.start_ns,
+        "end_ns": meta.end_ns,
+        "start": wall_clock(meta.start_ns),
+        "end": wall_clock(meta.end_ns),
+        "duration_s": meta.duration().as_secs_f64(),
+        "rows": info.rows,
+        "row_groups": info.row_groups,
+        "complete": meta.complete,
+        "probes": lines(&meta.probes),
+        "lost": meta.lost_total(),
+        "lost_per_cpu": meta.lost,
+        "filters": meta.filters,
+        "derived": meta.derived,
+        "events": events,
+    })
 }
 
 /// The human summary `sockrec info` prints. If the `kind` column can't be
@@ -66,6 +121,9 @@ fn render(info: &CaptureInfo) -> String {
         &format_args!("{} (per CPU: {})", meta.lost_total(), meta.lost_per_cpu()),
     );
     line("filters", &or_none(&meta.filters));
+    if !meta.derived.is_empty() {
+        line("derived", &meta.derived.join("\n"));
+    }
     match info.events_per_kind() {
         Ok(kinds) if kinds.is_empty() => line("events", &"none"),
         Ok(kinds) => {

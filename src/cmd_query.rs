@@ -57,7 +57,7 @@ pub(crate) fn parse_interval(text: &str) -> Result<i64, String> {
 
 /// `512M`, `8G`, `1.5G`, `100000`: bytes, with an optional binary suffix
 /// (K, M, G, T; `KiB`, `MB`... read the same).
-fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
     let digits = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

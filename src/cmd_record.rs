@@ -102,7 +102,7 @@ impl WhatArgs {
             events: self
                 .events
                 .as_deref()
-                .map(options::parse_events)
+                .map(sockrec_capture::schema::parse_event_kinds)
                 .transpose()?
                 .unwrap_or_default(),
         };

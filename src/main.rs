@@ -11,9 +11,12 @@ use sockrec_capture::terminal::escape;
 use std::process::ExitCode;
 
 mod cmd_info;
+mod cmd_plot;
 mod cmd_query;
 #[cfg(feature = "record")]
 mod cmd_record;
+mod cmd_redact;
+mod cmd_slice;
 
 #[derive(Parser)]
 #[command(name = "sockrec", version, about)]
@@ -39,9 +42,44 @@ enum Command {
         /// Capture files, directories of captures or quoted globs (as `query -i` takes them).
         #[arg(required = true)]
         captures: Vec<String>,
+        /// `json`: one object per capture and line, for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: cmd_info::InfoFormat,
     },
     /// Run a report (tcplife, soconnect... see --list) or SQL over captures.
     Query(cmd_query::QueryArgs),
+    /// Cut a smaller capture from captures: a time span, processes, hosts,
+    /// event kinds, or any SQL condition (metadata and format kept).
+    Slice(cmd_slice::SliceArgs),
+    /// Replace a capture's addresses, UNIX paths, task and host names,
+    /// consistently under a key, for sharing (ports and numbers kept).
+    Redact(cmd_redact::RedactArgs),
+    /// Draw a report as a chart (SVG or PNG): sockstat and tcptop per
+    /// second, socksize, soconnlat and so1stbyte as histograms.
+    Plot(cmd_plot::PlotArgs),
+    /// Print shell completions or the man page (e.g. `sockrec generate
+    /// bash > /etc/bash_completion.d/sockrec`, `sockrec generate man >
+    /// sockrec.1`).
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+        /// man: write sockrec.1 and a page per subcommand (sockrec-record.1...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// What `sockrec generate` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Generated {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+    /// The man page, sockrec(1), in roff (`man ./sockrec.1`); with
+    /// `--dir`, a page per subcommand too.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -78,9 +116,41 @@ fn main_inner(cli: Cli) -> Result<()> {
         Command::Watch(args) => cmd_record::watch(args),
         #[cfg(feature = "record")]
         Command::Probes => cmd_record::probes(),
-        Command::Info { captures } => cmd_info::run(&sockrec_capture::expand_inputs(&captures)?),
+        Command::Info { captures, format } => {
+            cmd_info::run(&sockrec_capture::expand_inputs(&captures)?, format)
+        }
         Command::Query(args) => cmd_query::run(args),
+        Command::Slice(args) => cmd_slice::run(args),
+        Command::Redact(args) => cmd_redact::run(args),
+        Command::Plot(args) => cmd_plot::run(args),
+        Command::Generate { what, dir } => generate(what, dir),
     }
+}
+
+/// Shell completions or the man page, from the CLI's definition, on
+/// stdout.
+fn generate(what: Generated, dir: Option<std::path::PathBuf>) -> Result<()> {
+    use clap::CommandFactory as _;
+    use clap_complete::Shell;
+    let mut cli = Cli::command();
+    let mut out = std::io::stdout().lock();
+    let shell = match what {
+        Generated::Bash => Shell::Bash,
+        Generated::Zsh => Shell::Zsh,
+        Generated::Fish => Shell::Fish,
+        Generated::Elvish => Shell::Elvish,
+        Generated::Powershell => Shell::PowerShell,
+        Generated::Man => {
+            match dir {
+                // sockrec.1, and sockrec-record.1... with each one's options.
+                Some(dir) => clap_mangen::generate_to(cli, &dir)?,
+                None => clap_mangen::Man::new(cli).render(&mut out)?,
+            }
+            return Ok(());
+        }
+    };
+    clap_complete::generate(shell, &mut cli, "sockrec", &mut out);
+    Ok(())
 }
 
 /// An error and its causes on one line: "what failed: why".

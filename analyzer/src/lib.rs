@@ -11,6 +11,9 @@
 //! - [`output`]: table, CSV and JSON output.
 //! - [`live`]: the same reports over a recording's events while it
 //!   records (`sockrec record --report`).
+//! - [`slice`]: a smaller capture cut from others (`sockrec slice`);
+//!   [`redact`]: one with its addresses and names replaced (`sockrec
+//!   redact`).
 //!
 //! Stable Rust, no privileges, no eBPF: the binary built without the
 //! recorder (`--no-default-features`) reads captures on any machine.
@@ -18,15 +21,19 @@
 pub mod live;
 pub mod names;
 pub mod output;
+pub mod redact;
 pub mod render;
 pub mod reports;
 pub mod session;
+pub mod slice;
 pub mod udf;
 
 use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
+/// The Arrow of the results (DataFusion's), for those that read them.
+pub use datafusion::arrow;
 pub use output::Format;
 pub use reports::{REPORTS, Report};
 pub use session::{Limits, Params, QueryResult, Session};
@@ -67,6 +74,23 @@ pub fn run(
     if let (Format::Tool, Query::Sql { .. }) = (format, query) {
         anyhow::bail!("--format tool is only for the built-in reports (sockrec query --list)");
     }
+    let result = result(inputs, query, limits, params)?;
+    match (query, format) {
+        (Query::Report(r), Format::Tool) => r.render(&result, out)?,
+        _ => output::write(&result, format, out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Opens `inputs` and runs `query` within `limits` with `params`: what
+/// [`run`] prints, and what `sockrec plot` draws. Errors as [`run`]'s.
+pub fn result(
+    inputs: &[String],
+    query: &Query,
+    limits: Limits,
+    params: &Params,
+) -> Result<QueryResult> {
     // DataFusion runs partitions as tasks; a multi-threaded runtime lets
     // them use every core on a big capture.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -104,10 +128,5 @@ pub fn run(
     .map_err(|why| {
         anyhow::anyhow!("{source}: reading the captures failed: {why} (is one of them damaged?)")
     })??;
-    match (query, format) {
-        (Query::Report(r), Format::Tool) => r.render(&result, out)?,
-        _ => output::write(&result, format, out)?,
-    }
-    out.flush()?;
-    Ok(())
+    Ok(result)
 }

@@ -19,9 +19,12 @@
 //!   the printed events that meet it are kept and read again with each
 //!   interval's (they must not make rows of their own).
 //! - `event` (soconnect, tcplife...): at each tick after new events, the
-//!   SQL over the events
-//!   kept so far, printing the rows not printed before, in the report's
+//!   SQL over the events kept so far, printing the rows not printed before
+//!   (told apart by their values in Arrow's row format), in the report's
 //!   order (each row appears once the events that make it have happened).
+//!   Reports that rerun over all they keep are paced ([`PACE`]): the next
+//!   run waits four times the last one's length, so a report over many
+//!   events prints less often instead of taking a whole core.
 //! - `summary` (sofamily, socksize...): at the end, and every `--interval`
 //!   if one is given, the SQL over the events kept so far, whole.
 //!
@@ -39,13 +42,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use arrow_array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use datafusion::arrow::array::Scalar;
 use datafusion::arrow::compute::kernels::cmp::lt;
-use datafusion::arrow::compute::{filter_record_batch, or};
+use datafusion::arrow::compute::{cast, filter_record_batch, or};
 use datafusion::arrow::csv;
 use datafusion::arrow::json;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -62,6 +65,11 @@ use crate::{Format, Query};
 pub const GRACE: Duration = Duration::from_millis(500);
 /// The most events one report keeps in memory, in Arrow bytes.
 pub const KEEP_BYTES: usize = 256 << 20;
+/// A report that reruns over everything it keeps (event and summary
+/// reports) waits this many times its last run's length before the next,
+/// so it takes at most a fifth of a core however much it keeps; its rows
+/// still come within a second while a run takes under 200 ms.
+pub const PACE: u32 = 4;
 
 /// How a report runs live (its SQL's `-- live: MODE` line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +158,9 @@ struct LiveReport {
     last_summary: Instant,
     /// Event reports: whether events were kept since the last printing.
     fresh: bool,
+    /// When the last printing ended, and how long it took ([`PACE`]).
+    last_end: Instant,
+    last_cost: Duration,
     /// Interval reports: the end of the last interval printed (wall-clock
     /// ns).
     printed_until: i64,
@@ -167,8 +178,12 @@ struct LiveReport {
     head_lines: usize,
     /// Whether CSV's header line has been printed.
     csv_header_done: bool,
-    /// Event reports: the rows printed so far, by their values, counted.
-    printed: HashMap<String, usize>,
+    /// Event reports: the rows printed so far, by their values (Arrow's
+    /// row format, which compares as the values do), counted.
+    printed: HashMap<Box<[u8]>, usize>,
+    /// Event reports: the converter of their result's rows to that format,
+    /// with the column types it was made for (the first result's).
+    rows: Option<(Vec<DataType>, RowConverter)>,
     /// JSON with several reports: each object's first key is `"report"`.
     tagged: bool,
 }
@@ -272,21 +287,27 @@ impl LiveReports {
             .map_or(0, |d| d.as_nanos() as i64);
         for r in &mut self.reports {
             let due = match r.mode {
-                Mode::Event => std::mem::take(&mut r.fresh),
+                Mode::Event => r.fresh && r.paced(),
                 // Once an interval has ended (and GRACE more).
                 Mode::Interval => r.interval_end(now) > r.printed_until,
-                Mode::Summary => r
-                    .summary_every
-                    .is_some_and(|every| r.last_summary.elapsed() >= every),
+                Mode::Summary => {
+                    r.summary_every
+                        .is_some_and(|every| r.last_summary.elapsed() >= every)
+                        && r.paced()
+                }
             };
             if r.mode == Mode::Summary && due {
                 r.last_summary = Instant::now();
             }
             if due {
+                r.fresh = false;
+                let start = Instant::now();
                 let text = self
                     .runtime
                     .block_on(r.print(Some(now)))
                     .with_context(|| r.name.clone())?;
+                r.last_end = Instant::now();
+                r.last_cost = r.last_end - start;
                 emit(&mut *self.out, &mut self.closed, &text)?;
             }
         }
@@ -370,6 +391,8 @@ impl LiveReport {
             summary_every: options.interval,
             last_summary: Instant::now(),
             fresh: false,
+            last_end: Instant::now(),
+            last_cost: Duration::ZERO,
             printed_until: 0,
             keep,
             held: Vec::new(),
@@ -380,6 +403,7 @@ impl LiveReport {
             head_lines: 0,
             csv_header_done: false,
             printed: HashMap::new(),
+            rows: None,
             tagged: false,
         })
     }
@@ -405,6 +429,12 @@ impl LiveReport {
         }
         self.head_lines = head.iter().filter(|b| **b == b'\n').count();
         Ok(head)
+    }
+
+    /// Whether [`PACE`] times the last printing's length has passed since
+    /// it ended.
+    fn paced(&self) -> bool {
+        self.last_end.elapsed() >= self.last_cost * PACE
     }
 
     /// Keeps what the report reads of `batch`.
@@ -519,25 +549,46 @@ impl LiveReport {
     /// printed once is final: the events that make it have happened), and
     /// counts them as printed.
     fn not_printed(&mut self, result: QueryResult) -> Result<QueryResult> {
-        let options = FormatOptions::default();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut batches = Vec::with_capacity(result.batches.len());
+        let mut rows = Vec::with_capacity(result.batches.len());
         for batch in &result.batches {
-            let formatters = batch
+            // From the batches' own types: a plan's schema may say UInt64
+            // where its batches carry Decimal128 (a NULL column of a UNION).
+            // Later batches are cast to the first's types where they differ,
+            // so equal values keep equal bytes from one printing to the next.
+            let (types, converter) = match &self.rows {
+                Some(made) => made,
+                None => {
+                    let types: Vec<DataType> = batch
+                        .columns()
+                        .iter()
+                        .map(|c| c.data_type().clone())
+                        .collect();
+                    let fields = types.iter().cloned().map(SortField::new).collect();
+                    self.rows.insert((types, RowConverter::new(fields)?))
+                }
+            };
+            let columns = batch
                 .columns()
                 .iter()
-                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .zip(types)
+                .map(|(c, t)| match c.data_type() == t {
+                    true => Ok(c.clone()),
+                    false => cast(c, t),
+                })
                 .collect::<Result<Vec<_>, _>>()?;
+            rows.push(converter.convert_columns(&columns)?);
+        }
+        let mut seen: HashMap<&[u8], usize> = HashMap::new();
+        let mut batches = Vec::with_capacity(result.batches.len());
+        for (batch, rows) in result.batches.iter().zip(&rows) {
             let mut new = Vec::with_capacity(batch.num_rows());
-            for row in 0..batch.num_rows() {
-                let mut key = String::new();
-                for f in &formatters {
-                    key.push_str(&f.value(row).to_string());
-                    key.push('\u{1f}');
-                }
-                let n = seen.entry(key.clone()).or_default();
+            for row in rows.iter() {
+                let n = seen.entry(row.data()).or_default();
                 *n += 1;
-                let printed = self.printed.entry(key).or_default();
+                let printed = match self.printed.get_mut(row.data()) {
+                    Some(printed) => printed,
+                    None => self.printed.entry(row.data().into()).or_default(),
+                };
                 new.push(*n > *printed);
                 if *n > *printed {
                     *printed = *n;

@@ -296,7 +296,7 @@ impl Hists {
 
 /// bpftrace's index of the power-of-2 bucket whose lowest value is `low`:
 /// 0 for negative values (`low` None), 1 for 0, 2 for 1, k + 2 for 2^k.
-fn bucket_index(low: Option<i64>) -> usize {
+pub fn bucket_index(low: Option<i64>) -> usize {
     match low {
         None => 0,
         Some(v) if v <= 0 => 1,
@@ -312,7 +312,7 @@ fn power_label(power: usize) -> String {
 
 /// The label of bucket `index` (see [`bucket_index`]): `(..., 0)`, `[0]`,
 /// `[1]`, `[2, 4)`, `[1K, 2K)`.
-fn bucket_label(index: usize) -> String {
+pub fn bucket_label(index: usize) -> String {
     match index {
         0 => "(..., 0)".to_string(),
         1 => "[0]".to_string(),

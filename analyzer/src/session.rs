@@ -313,7 +313,18 @@ fn query_error(e: DataFusionError) -> anyhow::Error {
 
 /// A listing table over exactly one file, with the capture schema: a file
 /// written before a nullable column was added reads it as NULL.
+/// The capture at `path` as a table of the capture schema (columns a file
+/// lacks read as NULL).
 fn listing_table(path: &Path, parquet: &TableParquetOptions) -> Result<ListingTable> {
+    listing_table_of(path, parquet, capture_schema())
+}
+
+/// The capture at `path` as a table of `schema`.
+pub(crate) fn listing_table_of(
+    path: &Path,
+    parquet: &TableParquetOptions,
+    schema: SchemaRef,
+) -> Result<ListingTable> {
     let shown = path.display();
     // Canonical: DataFusion's object store refuses a `..` in a path
     // (`-i ../capture.parquet`), which `std::path::absolute` keeps.
@@ -327,7 +338,7 @@ fn listing_table(path: &Path, parquet: &TableParquetOptions) -> Result<ListingTa
     let options = ListingOptions::new(Arc::new(format)).with_file_extension("");
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
-        .with_schema(capture_schema());
+        .with_schema(schema);
     Ok(ListingTable::try_new(config)?)
 }
 
@@ -346,7 +357,7 @@ fn same_values(have: &DataType, want: &DataType) -> bool {
 /// make every report fail obscurely; say which column is wrong instead.
 /// Columns missing from the file are fine if nullable (older captures, once
 /// columns are added); extra ones are ignored.
-fn check_schema(info: &CaptureInfo) -> Result<()> {
+pub(crate) fn check_schema(info: &CaptureInfo) -> Result<()> {
     let shown = info.path.display();
     let schema = info.arrow_schema();
     for want in capture_schema().fields() {

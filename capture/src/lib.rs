@@ -15,6 +15,8 @@
 //!   file after every flush, so a killed recorder loses at most the events
 //!   since its last flush.
 //! - [`CaptureInfo`]: the footer of an existing capture (`sockrec info`).
+//! - [`DerivedCapture`]: a capture made from others' rows (`sockrec slice`,
+//!   `sockrec redact`).
 //! - [`expand_inputs`]: the capture files that files, directories and
 //!   glob patterns on the command line name (`sockrec info`, `query -i`).
 //! - [`SockAddr`]: how raw `sockaddr` bytes become the `addr`/`port` columns.
@@ -27,6 +29,7 @@
 
 pub mod addr;
 mod batch;
+mod derived;
 mod footer;
 mod inputs;
 mod meta;
@@ -40,6 +43,7 @@ mod writer;
 
 pub use addr::SockAddr;
 pub use batch::EventBatch;
+pub use derived::DerivedCapture;
 pub use inputs::expand_inputs;
 pub use meta::CaptureMeta;
 pub use new_file::NewCapture;

@@ -49,6 +49,10 @@ pub struct CaptureMeta {
     /// Whether the recording was finished cleanly (otherwise the file holds
     /// the events up to the last flush before the recorder died).
     pub complete: bool,
+    /// What was done to the recording's events since (`sockrec slice`,
+    /// `sockrec redact`): one line per step, oldest first; empty for a
+    /// capture as recorded. Stored as `sockrec.derived` only when not empty.
+    pub derived: Vec<String>,
 }
 
 impl Default for CaptureMeta {
@@ -66,6 +70,7 @@ impl Default for CaptureMeta {
             lost: Vec::new(),
             filters: String::new(),
             complete: false,
+            derived: Vec::new(),
         }
     }
 }
@@ -88,6 +93,7 @@ impl CaptureMeta {
             (schema::META_COMPLETE, self.complete.to_string()),
         ]
         .into_iter()
+        .chain((!self.derived.is_empty()).then(|| (schema::META_DERIVED, self.derived.join("\n"))))
         .map(|(k, v)| KeyValue::new(k.to_string(), v))
         .collect()
     }
@@ -153,6 +159,9 @@ impl CaptureMeta {
             lost,
             filters: text(schema::META_FILTERS),
             complete: get(schema::META_COMPLETE) == Some("true"),
+            derived: get(schema::META_DERIVED)
+                .map(|v| v.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -236,6 +245,13 @@ mod tests {
         }
         for lost in [vec![], vec![0], vec![u64::MAX, 0, 7]] {
             let m = CaptureMeta { lost, ..meta() };
+            assert_eq!(round_trip(&m), m);
+        }
+        for derived in [
+            vec![],
+            vec!["slice of a.parquet: --pid 7".to_string(), "redact".into()],
+        ] {
+            let m = CaptureMeta { derived, ..meta() };
             assert_eq!(round_trip(&m), m);
         }
         // Text is stored as it is: separators, newlines, spaces at the

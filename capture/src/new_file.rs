@@ -18,6 +18,9 @@
 //!   loses nothing. Only a regular file or a symlink is replaced: `--force
 //!   -o /dev/null` must not put a capture where a device node was.
 //!
+//! `sockrec plot` writes its charts the same way ([`NewCapture::create_file`]
+//! with its own noun in the messages).
+//!
 //! Both are done before any probe is loaded, so a path that cannot be
 //! written (a directory, a device, a read-only filesystem, a missing
 //! directory) fails with one line and nothing loaded. A `NewCapture`
@@ -39,6 +42,8 @@ pub struct NewCapture {
     path: PathBuf,
     /// Where it was created, if not at `path` (with `force`).
     temp: Option<PathBuf>,
+    /// What it is, in messages: "capture".
+    noun: &'static str,
 }
 
 impl NewCapture {
@@ -46,21 +51,25 @@ impl NewCapture {
     /// who talked to whom). Fails if `path` exists, unless `force`; with
     /// `force`, fails if what exists is not a regular file or a symlink.
     pub fn create(path: &Path, force: bool) -> Result<NewCapture> {
+        Self::create_file(path, force, "capture")
+    }
+
+    /// [`NewCapture::create`] for another output (`noun`: "chart"), with
+    /// the same care.
+    pub fn create_file(path: &Path, force: bool, noun: &'static str) -> Result<NewCapture> {
         let shown = path.display();
         match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_dir() => bail!("capture {shown} is a directory"),
+            Ok(m) if m.is_dir() => bail!("{noun} {shown} is a directory"),
             Ok(m) if !(m.is_file() || m.file_type().is_symlink()) => {
                 let what = if m.file_type().is_char_device() || m.file_type().is_block_device() {
                     "a device"
                 } else {
                     "not a regular file"
                 };
-                bail!(
-                    "capture {shown} is {what}: a capture is only written to a new or regular file"
-                )
+                bail!("{noun} {shown} is {what}: a {noun} is only written to a new or regular file")
             }
             Ok(_) if !force => {
-                bail!("capture {shown} already exists (use --force to overwrite)")
+                bail!("{noun} {shown} already exists (use --force to overwrite)")
             }
             Ok(_) | Err(_) => {}
         }
@@ -74,20 +83,27 @@ impl NewCapture {
             .map_err(|e| match e.kind() {
                 // Created between the check above and here.
                 ErrorKind::AlreadyExists if temp.is_none() => {
-                    anyhow!("capture {shown} already exists (use --force to overwrite)")
+                    anyhow!("{noun} {shown} already exists (use --force to overwrite)")
                 }
-                _ => anyhow::Error::new(e).context(format!("creating capture {shown}")),
+                _ => anyhow::Error::new(e).context(format!("creating {noun} {shown}")),
             })?;
         Ok(NewCapture {
             file: Some(file),
             path: path.to_path_buf(),
             temp,
+            noun,
         })
     }
 
     /// Where the capture goes.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the file is until [`NewCapture::place`]: for a writer that
+    /// opens a path itself (plotters), which then finds the file made here.
+    pub fn written_at(&self) -> &Path {
+        self.temp.as_deref().unwrap_or(&self.path)
     }
 
     /// The open file, to write the capture into.
@@ -105,7 +121,8 @@ impl NewCapture {
             && let Err(e) = std::fs::rename(&temp, &self.path)
         {
             let _ = std::fs::remove_file(&temp);
-            return Err(e).with_context(|| format!("creating capture {}", self.path.display()));
+            return Err(e)
+                .with_context(|| format!("creating {} {}", self.noun, self.path.display()));
         }
         Ok(self.file.take().expect("placed once"))
     }

@@ -9,7 +9,9 @@
 
 use std::sync::{Arc, OnceLock};
 
+use anyhow::{Result, bail};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use sockrec_common::EventKind;
 
 /// The version of the capture format this crate writes, and the newest it
 /// reads. Stored as [`META_FORMAT_VERSION`].
@@ -41,6 +43,10 @@ pub const META_FILTERS: &str = "sockrec.filters";
 /// `"true"` only if the file was finished cleanly; `"false"` in the
 /// provisional footers written by each flush.
 pub const META_COMPLETE: &str = "sockrec.complete";
+/// Metadata key: what was done to the events after recording (`sockrec
+/// slice`, `sockrec redact`), a line per step; absent for a capture as
+/// recorded.
+pub const META_DERIVED: &str = "sockrec.derived";
 
 /// Column names, in schema order. Kept as constants so the reader and tests
 /// don't repeat string literals.
@@ -165,6 +171,28 @@ fn build_schema() -> SchemaRef {
     ]))
 }
 
+/// Parses `--events connect,accept,...` (`record` and `slice`): names of
+/// the `kind` column, each once, in the order given.
+pub fn parse_event_kinds(list: &str) -> Result<Vec<EventKind>> {
+    let mut kinds = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some(kind) = EventKind::from_name(name) else {
+            let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+            bail!(
+                "--events: unknown event kind {name:?} (known: {})",
+                known.join(", ")
+            );
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    if kinds.is_empty() {
+        bail!("--events needs at least one event kind");
+    }
+    Ok(kinds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +226,7 @@ mod tests {
             META_PROBES,
             META_LOST,
             META_FILTERS,
+            META_DERIVED,
             META_COMPLETE,
         ] {
             assert!(key.starts_with("sockrec."), "{key}");

@@ -85,27 +85,6 @@ impl Filters {
     }
 }
 
-/// Parses `--events connect,accept,...`.
-pub fn parse_events(list: &str) -> Result<Vec<EventKind>> {
-    let mut kinds = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let kind = EventKind::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-            .with_context(|| {
-                let all: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown event kind {name:?} (known: {})", all.join(", "))
-            })?;
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-        }
-    }
-    if kinds.is_empty() {
-        bail!("--events needs at least one event kind");
-    }
-    Ok(kinds)
-}
-
 /// `CGROUP2_SUPER_MAGIC` from include/uapi/linux/magic.h.
 const CGROUP2_SUPER_MAGIC: i64 = 0x63677270;
 
@@ -146,10 +125,11 @@ pub fn resolve_cgroup(path: &Path) -> Result<CgroupFilter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockrec_capture::schema::parse_event_kinds;
 
     #[test]
     fn events_parse_and_mask() {
-        let kinds = parse_events("connect, accept4,connect").unwrap();
+        let kinds = parse_event_kinds("connect, accept4,connect").unwrap();
         assert_eq!(kinds, vec![EventKind::Connect, EventKind::Accept4]);
         let f = Filters {
             events: kinds,
@@ -160,7 +140,9 @@ mod tests {
             EventKind::Connect.bit() | EventKind::Accept4.bit()
         );
         assert_eq!(Filters::default().event_mask(), EVENT_MASK_ALL);
-        let err = parse_events("connect,sendmsg").unwrap_err().to_string();
+        let err = parse_event_kinds("connect,sendmsg")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"sendmsg\""), "{err}");
     }
 

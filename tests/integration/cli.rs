@@ -14,7 +14,57 @@ pub const TESTS: Tests = crate::tests![
     query_memory_limit,
     record_usage_errors,
     record_refuses_a_bad_live_report,
+    completions_and_man_pages,
 ];
+
+/// `sockrec generate`: bash's completion script is valid bash that
+/// completes every subcommand; the man pages are one per subcommand, in
+/// roff, with the options' help.
+fn completions_and_man_pages() -> TestResult {
+    let subcommands = ["info", "query", "slice", "redact", "plot", "generate"];
+    let out = util::run(util::sockrec().args(["generate", "bash"]));
+    ensure!(out.status.success(), "{}", util::stderr(&out));
+    let script = String::from_utf8_lossy(&out.stdout).into_owned();
+    for sub in subcommands {
+        ensure!(
+            script.contains(&format!("sockrec__subcmd__{sub}")),
+            "bash: no {sub}"
+        );
+    }
+    let dir = TempDir::new("man");
+    let file = dir.path().join("sockrec.bash");
+    std::fs::write(&file, &script).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    ensure!(check.status.success(), "bash -n: {}", util::stderr(&check));
+    for shell in ["zsh", "fish"] {
+        let out = util::run(util::sockrec().args(["generate", shell]));
+        ensure!(out.status.success() && out.stdout.len() > 1000, "{shell}");
+    }
+    let out = util::run(
+        util::sockrec()
+            .args(["generate", "man", "--dir"])
+            .arg(dir.path()),
+    );
+    ensure!(out.status.success(), "{}", util::stderr(&out));
+    for sub in subcommands {
+        let page = std::fs::read_to_string(dir.path().join(format!("sockrec-{sub}.1")))
+            .map_err(|e| format!("sockrec-{sub}.1: {e}"))?;
+        ensure!(
+            page.contains(&format!(".TH sockrec-{sub} 1")),
+            "sockrec-{sub}.1 is not roff"
+        );
+    }
+    let slice = std::fs::read_to_string(dir.path().join("sockrec-slice.1")).unwrap();
+    ensure!(
+        slice.contains("\\-\\-since"),
+        "no --since in sockrec-slice.1"
+    );
+    Ok(())
+}
 
 /// A live report that can't run (no such report, SQL that doesn't plan, a
 /// format it can't take) is one line and exit 1 before anything is loaded

@@ -13,8 +13,10 @@
 mod capture;
 mod cli;
 mod live;
+mod plot;
 mod query;
 mod record;
+mod share;
 mod terminal;
 mod util;
 mod workload;
@@ -31,7 +33,13 @@ fn main() {
     let trial = |&(path, f): &util::Test| {
         Trial::test(util::test_name(path), move || f().map_err(Into::into))
     };
-    for t in cli::TESTS.iter().chain(query::TESTS).chain(terminal::TESTS) {
+    for t in cli::TESTS
+        .iter()
+        .chain(query::TESTS)
+        .chain(share::TESTS)
+        .chain(plot::TESTS)
+        .chain(terminal::TESTS)
+    {
         trials.push(trial(t));
     }
     for t in record::TESTS.iter().chain(live::TESTS) {

@@ -87,7 +87,7 @@ pub const TESTS: Tests = crate::tests![
 /// The built-in reports, in `--list` order, and whether a format v1
 /// capture (the fixtures) can answer them: the others need the socket
 /// identity, both ends and the TCP kinds of format v2.
-const ALL_REPORTS: [(&str, bool); 18] = [
+pub const ALL_REPORTS: [(&str, bool); 18] = [
     ("sockstat", true),
     ("sofamily", true),
     ("soprotocol", true),

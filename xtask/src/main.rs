@@ -11,7 +11,7 @@
 //! - `cargo xtask bench [PART]...`: what recording and querying cost, next
 //!   to bpftrace and DuckDB (see bench.rs and docs/benchmarks.md).
 //! - `cargo xtask fuzz [RUNS]`: the capture reader's fuzz target (see
-//!   fuzz.rs); `cargo xtask test` runs it too, with a fixed seed.
+//!   fuzz.rs); `cargo xtask test` replays its corpus through it.
 //! - `cargo xtask workload udp|tcp SECONDS`: a loopback workload that makes
 //!   socket calls as fast as it can (for demos and benchmarks).
 
@@ -42,18 +42,25 @@ fn main() -> Result<()> {
         ["test", rest @ ..] => {
             setup()?;
             test(rest)?;
-            // The capture reader's fuzz target, a fixed set of inputs.
-            fuzz::run_fuzz(fuzz::TEST_RUNS)
+            // The capture reader's fuzz target over its corpus alone:
+            // repeatable (fuzz.rs says why exploring is not).
+            fuzz::run_fuzz(0)
         }
-        ["fuzz"] => fuzz::run_fuzz(fuzz::TEST_RUNS),
+        ["fuzz"] => fuzz::run_fuzz(fuzz::DEFAULT_RUNS),
         ["fuzz", runs] => fuzz::run_fuzz(runs.parse().context("RUNS must be a number")?),
         ["test-kernel", series] => {
             setup()?;
             kernel_test::run_kernel_test(series)
         }
         ["demo"] => {
+            let started = Instant::now();
             setup()?;
-            demo()
+            demo()?;
+            eprintln!(
+                "demo: set-up, build, recording and reports took {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         ["bench", rest @ ..] => bench::run(rest),
         ["fixtures", rest @ ..] => fixtures::main(rest),
@@ -184,12 +191,21 @@ fn unsafe_geteuid() -> u32 {
 }
 
 /// Record 10 s while a loopback workload runs, then show the capture.
+///
+/// It builds the `quick` profile (Cargo.toml), which xtask itself is built
+/// with: the recorder as in release, DataFusion unoptimised, so a fresh
+/// machine shows a report in minutes; `cargo build --release` is the build
+/// to keep.
 fn demo() -> Result<()> {
     let root = root();
-    run(Command::new("cargo")
-        .current_dir(&root)
-        .args(["build", "--release", "--bin", "sockrec"]))?;
-    let sockrec = target_dir(&root).join("release/sockrec");
+    run(Command::new("cargo").current_dir(&root).args([
+        "build",
+        "--profile",
+        "quick",
+        "--bin",
+        "sockrec",
+    ]))?;
+    let sockrec = target_dir(&root).join("quick/sockrec");
     let capture = root.join("demo.parquet");
     let mut rec = Command::new(&sockrec);
     rec.args(["record", "-d", "10s", "--force", "-o"])

@@ -61,6 +61,11 @@ impl EventKind {
         EventKind::ALL.get((v as usize).wrapping_sub(1)).copied()
     }
 
+    /// The kind [`EventKind::name`] names.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The name stored in the capture's `kind` column and accepted by `--events`.
     pub const fn name(self) -> &'static str {
         match self {
