@@ -54,7 +54,7 @@ fn json(info: &CaptureInfo) -> serde_json::Value {
             .collect::<serde_json::Map<_, _>>()
     });
     serde_json::json!({
-        "file": info.path.display().to_string(),
+        "file": info.location.to_string(),
         "bytes": info.file_size,
         "host": meta.host,
         "kernel": meta.kernel,
@@ -94,7 +94,7 @@ fn render(info: &CaptureInfo) -> String {
     let meta = &info.meta;
     line(
         "file",
-        &format_args!("{} ({} bytes)", info.path.display(), info.file_size),
+        &format_args!("{} ({} bytes)", info.location, info.file_size),
     );
     line("host", &meta.host);
     line("kernel", &meta.kernel);

@@ -17,6 +17,8 @@ mod cmd_query;
 mod cmd_record;
 mod cmd_redact;
 mod cmd_slice;
+#[cfg(feature = "s3")]
+mod cmd_upload;
 
 #[derive(Parser)]
 #[command(name = "sockrec", version, about)]
@@ -48,6 +50,10 @@ enum Command {
     },
     /// Run a report (tcplife, soconnect... see --list) or SQL over captures.
     Query(cmd_query::QueryArgs),
+    /// Put captures into object storage (s3://BUCKET/PREFIX/), each at
+    /// PREFIX/HOST/START.parquet, for `query -i s3://BUCKET/PREFIX/`.
+    #[cfg(feature = "s3")]
+    Upload(cmd_upload::UploadArgs),
     /// Cut a smaller capture from captures: a time span, processes, hosts,
     /// event kinds, or any SQL condition (metadata and format kept).
     Slice(cmd_slice::SliceArgs),
@@ -120,6 +126,8 @@ fn main_inner(cli: Cli) -> Result<()> {
             cmd_info::run(&sockrec_capture::expand_inputs(&captures)?, format)
         }
         Command::Query(args) => cmd_query::run(args),
+        #[cfg(feature = "s3")]
+        Command::Upload(args) => cmd_upload::run(args),
         Command::Slice(args) => cmd_slice::run(args),
         Command::Redact(args) => cmd_redact::run(args),
         Command::Plot(args) => cmd_plot::run(args),

@@ -113,7 +113,7 @@ pub fn result(
                 anyhow::bail!(
                     "{}: {} has no column {:?} (capture format version {}); {} needs a capture of version 2 or later, recorded by a newer sockrec",
                     r.name,
-                    l.path.display(),
+                    l.location,
                     l.column,
                     l.format_version,
                     r.name

@@ -19,7 +19,6 @@
 //! printing counts against the same limit, so a cartesian join or a huge
 //! sort ends in one line instead of taking the machine down.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
@@ -37,7 +36,7 @@ use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, lit};
 use futures::StreamExt as _;
-use sockrec_capture::{CaptureInfo, capture_schema, expand_inputs};
+use sockrec_capture::{CaptureInfo, Location, capture_schema, expand_inputs};
 use url::Url;
 
 /// The table the captures are registered as.
@@ -51,7 +50,7 @@ pub struct Session {
     limits: Limits,
     /// Each capture's file and the names of its own columns (a column the
     /// capture schema has and the file lacks reads as NULL in `events`).
-    columns: Vec<(std::path::PathBuf, u32, Vec<String>)>,
+    columns: Vec<(Location, u32, Vec<String>)>,
 }
 
 /// Values a query may use as named parameters (`$interval_ns`).
@@ -73,7 +72,7 @@ impl Default for Params {
 /// A capture that lacks a column a report needs.
 #[derive(Debug)]
 pub struct Lacking<'a> {
-    pub path: &'a Path,
+    pub location: &'a Location,
     pub format_version: u32,
     pub column: &'a str,
 }
@@ -118,16 +117,28 @@ impl QueryResult {
 impl Session {
     /// Validates every capture `inputs` name (see [`expand_inputs`]) and
     /// registers them all as [`TABLE`], for queries within `limits`.
+    ///
+    /// `s3://BUCKET/KEY` and `s3://BUCKET/PREFIX/` inputs are objects in a
+    /// store (sockrec_store), checked as files are, read by DataFusion
+    /// through the same clients; they come after the local files.
     pub async fn open(inputs: &[String], limits: Limits) -> Result<Session> {
-        let paths = expand_inputs(inputs)?;
+        let (objects, files): (Vec<String>, Vec<String>) =
+            inputs.iter().cloned().partition(|i| is_object_url(i));
+        let paths = if files.is_empty() {
+            Vec::new()
+        } else {
+            expand_inputs(&files)?
+        };
         let mut captures = Vec::with_capacity(paths.len());
         for path in &paths {
-            let info = CaptureInfo::open(path)?;
-            check_schema(&info)?;
-            captures.push(info);
+            captures.push(CaptureInfo::open(path)?);
+        }
+        let ctx = context(limits)?;
+        captures.extend(open_objects(&ctx, &objects).await?);
+        for info in &captures {
+            check_schema(info)?;
         }
 
-        let ctx = context(limits)?;
         // A listing table's format does not read the session's Parquet
         // options by itself (`ParquetFormat::default()` has its own): hand
         // them over, or the settings of `context()` do nothing.
@@ -138,8 +149,8 @@ impl Session {
         let mut union: Option<DataFrame> = None;
         for info in &captures {
             let df = ctx
-                .read_table(Arc::new(listing_table(&info.path, &parquet)?))?
-                .with_column(CAPTURE_COLUMN, lit(info.path.display().to_string()))?;
+                .read_table(Arc::new(listing_table(&info.location, &parquet)?))?
+                .with_column(CAPTURE_COLUMN, lit(info.location.to_string()))?;
             union = Some(match union {
                 None => df,
                 Some(u) => u.union(df)?,
@@ -152,7 +163,7 @@ impl Session {
             .map(|info| {
                 let names = info.arrow_schema().fields().iter();
                 let names = names.map(|f| f.name().clone()).collect();
-                (info.path.clone(), info.meta.format_version, names)
+                (info.location.clone(), info.meta.format_version, names)
             })
             .collect();
         Ok(Session {
@@ -185,10 +196,10 @@ impl Session {
     /// The first capture that lacks one of `columns` (in `events` it would
     /// read as NULL): a report that needs the column can't be answered.
     pub fn lacking<'a>(&'a self, columns: &[&'a str]) -> Option<Lacking<'a>> {
-        self.columns.iter().find_map(|(path, version, have)| {
+        self.columns.iter().find_map(|(location, version, have)| {
             let column = columns.iter().find(|c| !have.iter().any(|h| h == *c))?;
             Some(Lacking {
-                path,
+                location,
                 format_version: *version,
                 column,
             })
@@ -301,6 +312,37 @@ fn context(limits: Limits) -> Result<SessionContext> {
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
+/// Whether an input names an object in a store rather than a file.
+fn is_object_url(input: &str) -> bool {
+    input.starts_with("s3://")
+}
+
+/// The captures in a store that `objects` name, checked, with each
+/// bucket's client registered in `ctx` for the scans.
+#[cfg(feature = "s3")]
+async fn open_objects(ctx: &SessionContext, objects: &[String]) -> Result<Vec<CaptureInfo>> {
+    let mut stores = sockrec_store::Stores::new();
+    let mut captures = Vec::new();
+    for input in objects {
+        captures.extend(stores.captures(input).await?);
+    }
+    for (url, store) in stores.registered() {
+        ctx.register_object_store(&url, store);
+    }
+    Ok(captures)
+}
+
+/// Without the `s3` feature, an object's URL is an input it cannot read.
+#[cfg(not(feature = "s3"))]
+async fn open_objects(_ctx: &SessionContext, objects: &[String]) -> Result<Vec<CaptureInfo>> {
+    match objects.first() {
+        Some(input) => {
+            bail!("{input}: this sockrec was built without object storage (cargo feature `s3`)")
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
 /// DataFusion's message alone: its error's source chain repeats it
 /// (`SQL error: ParserError("x"): sql parser error: x`), and a parse error
 /// reads best as the parser says it.
@@ -311,26 +353,29 @@ fn query_error(e: DataFusionError) -> anyhow::Error {
     }
 }
 
-/// A listing table over exactly one file, with the capture schema: a file
-/// written before a nullable column was added reads it as NULL.
-/// The capture at `path` as a table of the capture schema (columns a file
-/// lacks read as NULL).
-fn listing_table(path: &Path, parquet: &TableParquetOptions) -> Result<ListingTable> {
-    listing_table_of(path, parquet, capture_schema())
+/// The capture at `location` as a listing table over exactly that file
+/// or object, with the capture schema: a file written before a nullable
+/// column was added reads it as NULL.
+fn listing_table(location: &Location, parquet: &TableParquetOptions) -> Result<ListingTable> {
+    listing_table_of(location, parquet, capture_schema())
 }
 
-/// The capture at `path` as a table of `schema`.
+/// The capture at `location` as a table of `schema`. An object's store
+/// must be registered in the session that reads the table.
 pub(crate) fn listing_table_of(
-    path: &Path,
+    location: &Location,
     parquet: &TableParquetOptions,
     schema: SchemaRef,
 ) -> Result<ListingTable> {
-    let shown = path.display();
-    // Canonical: DataFusion's object store refuses a `..` in a path
-    // (`-i ../capture.parquet`), which `std::path::absolute` keeps.
-    let abs = std::fs::canonicalize(path).map_err(|e| anyhow!("{shown}: {e}"))?;
-    let file_url =
-        Url::from_file_path(&abs).map_err(|()| anyhow!("{shown}: cannot make a file URL"))?;
+    let file_url = match location {
+        Location::File(path) => {
+            // Canonical: DataFusion's object store refuses a `..` in a path
+            // (`-i ../capture.parquet`), which `std::path::absolute` keeps.
+            let abs = std::fs::canonicalize(path).map_err(|e| anyhow!("{location}: {e}"))?;
+            Url::from_file_path(&abs).map_err(|()| anyhow!("{location}: cannot make a file URL"))?
+        }
+        Location::Object(url) => Url::parse(url).map_err(|e| anyhow!("{location}: {e}"))?,
+    };
     // No glob: a file name with `*` or `[` in it is just a name.
     let table_url = ListingTableUrl::try_new(file_url, None)?;
     // Empty extension: captures needn't be called *.parquet.
@@ -358,7 +403,7 @@ fn same_values(have: &DataType, want: &DataType) -> bool {
 /// Columns missing from the file are fine if nullable (older captures, once
 /// columns are added); extra ones are ignored.
 pub(crate) fn check_schema(info: &CaptureInfo) -> Result<()> {
-    let shown = info.path.display();
+    let shown = &info.location;
     let schema = info.arrow_schema();
     for want in capture_schema().fields() {
         match schema.field_with_name(want.name()) {
@@ -391,8 +436,9 @@ mod tests {
         let ctx = context(Limits::default()).unwrap();
         let parquet = ctx.state().table_options().parquet.clone();
         assert!(!parquet.global.bloom_filter_on_read);
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/host-a.parquet");
-        let table = listing_table(&fixture, &parquet).unwrap();
+        let fixture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/host-a.parquet");
+        let table = listing_table(&fixture.into(), &parquet).unwrap();
         let format: &dyn std::any::Any = table.options().format.as_ref();
         let format = format.downcast_ref::<ParquetFormat>();
         assert!(!format.unwrap().options().global.bloom_filter_on_read);

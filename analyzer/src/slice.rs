@@ -25,7 +25,7 @@ use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::{Expr, col, lit};
 use futures::StreamExt as _;
 use sockrec_capture::schema::{TIME_ZONE, col as column};
-use sockrec_capture::{CaptureInfo, CaptureMeta, DerivedCapture};
+use sockrec_capture::{CaptureInfo, CaptureMeta, DerivedCapture, Location};
 use sockrec_common::EventKind;
 
 use crate::session::{check_schema, listing_table_of};
@@ -113,13 +113,17 @@ pub fn slice(inputs: &[PathBuf], out: &Path, force: bool, cut: &Cut) -> Result<S
             ctx.register_udf(f);
         }
         let parquet = ctx.state().table_options().parquet.clone();
-        let table = |path: &Path| -> Result<_> {
-            Ok(ctx.read_table(Arc::new(listing_table_of(path, &parquet, schema.clone())?))?)
+        let table = |location: &Location| -> Result<_> {
+            Ok(ctx.read_table(Arc::new(listing_table_of(
+                location,
+                &parquet,
+                schema.clone(),
+            )?))?)
         };
         let mut keep = conditions(cut, since, until);
         if let Some(sql) = &cut.condition {
             // Planned once: the sources share one schema.
-            let df = table(&sources[0].path)?;
+            let df = table(&sources[0].location)?;
             keep.push(
                 df.parse_sql_expr(sql)
                     .map_err(|e| anyhow!("--where: {}", e.strip_backtrace()))?,
@@ -127,7 +131,7 @@ pub fn slice(inputs: &[PathBuf], out: &Path, force: bool, cut: &Cut) -> Result<S
         }
         let keep = keep.into_iter().reduce(Expr::and);
         for source in &sources {
-            let df = table(&source.path)?;
+            let df = table(&source.location)?;
             let df = match &keep {
                 Some(keep) => df.filter(keep.clone())?,
                 None => df,
@@ -137,8 +141,8 @@ pub fn slice(inputs: &[PathBuf], out: &Path, force: bool, cut: &Cut) -> Result<S
                 .await
                 .map_err(|e| anyhow!("--where: {}", e.strip_backtrace()))?;
             while let Some(batch) = stream.next().await {
-                let batch = batch
-                    .map_err(|e| anyhow!("{}: {}", source.path.display(), e.strip_backtrace()))?;
+                let batch =
+                    batch.map_err(|e| anyhow!("{}: {}", source.location, e.strip_backtrace()))?;
                 out_capture.write(&batch)?;
             }
         }
@@ -183,9 +187,9 @@ fn sources(inputs: &[PathBuf], hosts: &[String]) -> Result<Vec<CaptureInfo>> {
         {
             bail!(
                 "{} is capture format {} and {} is format {}: slice them apart",
-                first.path.display(),
+                first.location,
                 first.meta.format_version,
-                s.path.display(),
+                s.location,
                 s.meta.format_version
             );
         }
@@ -287,10 +291,11 @@ fn derived_line(
     let names: Vec<String> = sources
         .iter()
         .map(|s| {
-            s.path.file_name().map_or_else(
-                || s.path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
+            let shown = s.location.to_string();
+            match s.location.file().and_then(Path::file_name) {
+                Some(name) => name.to_string_lossy().into_owned(),
+                None => shown,
+            }
         })
         .collect();
     let mut kept = Vec::new();

@@ -14,7 +14,9 @@
 //! - [`CaptureWriter`]: the recorder's side; the file is a complete Parquet
 //!   file after every flush, so a killed recorder loses at most the events
 //!   since its last flush.
-//! - [`CaptureInfo`]: the footer of an existing capture (`sockrec info`).
+//! - [`CaptureInfo`]: the footer of an existing capture (`sockrec info`),
+//!   read from a file or from the tail of an object in a store
+//!   ([`Location`]).
 //! - [`DerivedCapture`]: a capture made from others' rows (`sockrec slice`,
 //!   `sockrec redact`).
 //! - [`expand_inputs`]: the capture files that files, directories and
@@ -32,6 +34,7 @@ mod batch;
 mod derived;
 mod footer;
 mod inputs;
+mod location;
 mod meta;
 mod new_file;
 pub mod panic;
@@ -45,6 +48,7 @@ pub use addr::SockAddr;
 pub use batch::EventBatch;
 pub use derived::DerivedCapture;
 pub use inputs::expand_inputs;
+pub use location::Location;
 pub use meta::CaptureMeta;
 pub use new_file::NewCapture;
 pub use reader::CaptureInfo;

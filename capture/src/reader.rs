@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,6 +13,7 @@ use arrow_array::Array as _;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_schema::Schema;
+use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -20,6 +21,7 @@ use parquet::arrow::{ProjectionMask, parquet_to_arrow_schema};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use sockrec_common::EventKind;
 
+use crate::location::Location;
 use crate::meta::CaptureMeta;
 use crate::schema::col;
 
@@ -30,7 +32,7 @@ const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 /// tells (size, rows, row groups, Parquet footer, Arrow schema).
 #[derive(Clone, Debug)]
 pub struct CaptureInfo {
-    pub path: PathBuf,
+    pub location: Location,
     /// Size of the file in bytes.
     pub file_size: u64,
     /// The `sockrec.*` metadata (what a writer of a copy would be given).
@@ -62,17 +64,65 @@ impl CaptureInfo {
             // Right magic but no readable footer: most likely a recorder
             // that died in the middle of a flush.
             .map_err(|e| anyhow!("{shown}: damaged Parquet file (no valid footer: {e})"))?;
+        CaptureInfo::from_metadata(path.into(), file_size, metadata)
+    }
+
+    /// How many bytes from the end of a file of `file_size` bytes hold its
+    /// footer, given at least its last 8 (`tail`): the Parquet footer's
+    /// length and magic. A store's object is read by its tail, so this
+    /// says how much to fetch. Errors name no location (the caller's).
+    pub fn footer_len(tail: &[u8], file_size: u64) -> Result<u64> {
+        let Some(end) = tail.len().checked_sub(8).map(|at| &tail[at..]) else {
+            bail!("not a Parquet file (only {file_size} bytes)");
+        };
+        if &end[4..] != PARQUET_MAGIC {
+            bail!("not a Parquet file");
+        }
+        let len = u64::from(u32::from_le_bytes([end[0], end[1], end[2], end[3]])) + 8;
+        if len > file_size {
+            bail!("damaged Parquet file (a footer of {len} bytes in {file_size})");
+        }
+        Ok(len)
+    }
+
+    /// Reads the footer of the capture at `location` (an object in a store)
+    /// from `tail`, the last bytes of its `file_size`, at least
+    /// [`CaptureInfo::footer_len`] of them. The same checks as
+    /// [`CaptureInfo::open`], with the same one-line errors.
+    pub fn from_tail(location: Location, file_size: u64, tail: Bytes) -> Result<CaptureInfo> {
+        let len =
+            CaptureInfo::footer_len(&tail, file_size).map_err(|e| anyhow!("{location}: {e}"))?;
+        if (tail.len() as u64) < len {
+            bail!(
+                "{location}: {} bytes of its end are not its {len}-byte footer",
+                tail.len()
+            );
+        }
+        let mut reader = ParquetMetaDataReader::new();
+        let metadata = reader
+            .try_parse_sized(&tail, file_size)
+            .and_then(|()| reader.finish())
+            .map_err(|e| anyhow!("{location}: damaged Parquet file (no valid footer: {e})"))?;
+        CaptureInfo::from_metadata(location, file_size, metadata)
+    }
+
+    /// What every capture's footer must pass, wherever the file is.
+    fn from_metadata(
+        location: Location,
+        file_size: u64,
+        metadata: ParquetMetaData,
+    ) -> Result<CaptureInfo> {
         check_column_chunks(&metadata, file_size)
-            .map_err(|e| anyhow!("{shown}: damaged Parquet file ({e})"))?;
+            .map_err(|e| anyhow!("{location}: damaged Parquet file ({e})"))?;
         let arrow_schema = arrow_schema_of(&metadata)
-            .map_err(|e| anyhow!("{shown}: damaged Parquet file (unreadable schema: {e})"))?;
+            .map_err(|e| anyhow!("{location}: damaged Parquet file (unreadable schema: {e})"))?;
 
         let kvs = metadata.file_metadata().key_value_metadata();
         let meta = CaptureMeta::from_key_values(kvs.map_or(&[], Vec::as_slice))
-            .map_err(|e| anyhow!("{shown}: {e}"))?;
+            .map_err(|e| anyhow!("{location}: {e}"))?;
 
         Ok(CaptureInfo {
-            path: path.to_path_buf(),
+            location,
             file_size,
             meta,
             rows: u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0),
@@ -98,9 +148,13 @@ impl CaptureInfo {
     /// Events per `kind`, counted from the `kind` column alone. Kinds are in
     /// wire order (socket, socketpair, bind, ...), then any unknown names in
     /// alphabetical order; kinds with no events are left out.
+    /// Reads local files only (`sockrec info`).
     pub fn events_per_kind(&self) -> Result<Vec<(String, u64)>> {
-        let shown = self.path.display();
-        let file = File::open(&self.path).map_err(|e| anyhow!("{shown}: {e}"))?;
+        let shown = &self.location;
+        let Some(path) = self.location.file() else {
+            bail!("{shown}: events per kind are counted in local captures only");
+        };
+        let file = File::open(path).map_err(|e| anyhow!("{shown}: {e}"))?;
         let meta = ArrowReaderMetadata::try_new(self.metadata.clone(), ArrowReaderOptions::new())
             .map_err(|e| anyhow!("{shown}: {e}"))?;
         let mask = ProjectionMask::columns(meta.parquet_schema(), [col::KIND]);

@@ -886,7 +886,7 @@ fn bad_newer_version() -> TestResult {
     )
 }
 
-fn write_parquet(path: &Path, batches: &[arrow_array::RecordBatch], meta: &[(&str, &str)]) {
+pub fn write_parquet(path: &Path, batches: &[arrow_array::RecordBatch], meta: &[(&str, &str)]) {
     use parquet::file::metadata::KeyValue;
     let kv = meta
         .iter()

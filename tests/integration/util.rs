@@ -43,6 +43,10 @@ macro_rules! ensure {
     };
 }
 
+/// Recordings (read) and the tests that make other TCP traffic on
+/// loopback (write) take turns: see main.rs.
+pub static LOOPBACK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// `sockrec` as cargo built it for this test run.
 pub fn sockrec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockrec"))

@@ -33,6 +33,9 @@ mod workload;
 const BPF_LINKER_VERSION: &str = "0.10.0";
 /// The toolchain that builds the eBPF crates (aya-build's default).
 const EBPF_TOOLCHAIN: &str = "nightly";
+/// moto, whose `moto_server` is the S3-compatible store of the `store::`
+/// tests.
+const MOTO_VERSION: &str = "5.2.1";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +44,7 @@ fn main() -> Result<()> {
         ["setup"] => setup(),
         ["test", rest @ ..] => {
             setup()?;
+            test_servers()?;
             test(rest)?;
             // The capture reader's fuzz target over its corpus alone:
             // repeatable (fuzz.rs says why exploring is not).
@@ -164,6 +168,27 @@ fn cargo_tool(version_cmd: &[&str], krate: &str, version: &str) -> Result<()> {
     ]))
 }
 
+/// moto's S3 server (PyPI's `moto[server]`, pinned) and curl, the real
+/// store and client the object storage tests (`store::`) start, if missing.
+fn test_servers() -> Result<()> {
+    let has_server = output(Command::new("which").arg("moto_server")).is_some();
+    let version =
+        output(Command::new("python3").args(["-c", "import moto; print(moto.__version__)"]));
+    if !has_server || version.is_none_or(|v| v.trim() != MOTO_VERSION) {
+        run(Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("moto[server]=={MOTO_VERSION}"),
+        ]))?;
+    }
+    if output(Command::new("curl").arg("--version")).is_none() {
+        run(Command::new("apt-get").args(["install", "-y", "-q", "curl"]))?;
+    }
+    Ok(())
+}
+
 /// Every test of the workspace; the integration tests load real programs,
 /// so they run as root (CI runs as root; under CI they never skip).
 fn test(extra: &[&str]) -> Result<()> {
@@ -195,7 +220,8 @@ fn unsafe_geteuid() -> u32 {
 /// It builds the `quick` profile (Cargo.toml), which xtask itself is built
 /// with: the recorder as in release, DataFusion unoptimised, so a fresh
 /// machine shows a report in minutes; `cargo build --release` is the build
-/// to keep.
+/// to keep. Without object storage (the `s3` feature: an HTTP and TLS
+/// client), which a loopback demo does not use.
 fn demo() -> Result<()> {
     let root = root();
     run(Command::new("cargo").current_dir(&root).args([
@@ -204,6 +230,9 @@ fn demo() -> Result<()> {
         "quick",
         "--bin",
         "sockrec",
+        "--no-default-features",
+        "--features",
+        "record",
     ]))?;
     let sockrec = target_dir(&root).join("quick/sockrec");
     let capture = root.join("demo.parquet");
