@@ -304,6 +304,42 @@ fn known_workload_through_syscall_probes() -> TestResult {
     )
 }
 
+/// Loopback TCP connections (listen, connect, accept, close) made by this
+/// process, not the workload, one after another until stopped.
+struct ForeignTcp {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl ForeignTcp {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut made = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                let connection = (|| {
+                    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+                    let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+                    let (server, _) = listener.accept()?;
+                    drop((client, server));
+                    std::io::Result::Ok(())
+                })();
+                made += u64::from(connection.is_ok());
+            }
+            made
+        });
+        ForeignTcp { stop, thread }
+    }
+
+    /// Stops and says how many connections were made.
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
 /// Records the known workload (with `env` added to the recorder's
 /// environment) and checks the capture holds exactly its events; sends
 /// must come from `want_send_probe` where the kernel decides it.
@@ -334,10 +370,19 @@ fn known_workload(env: &[(&str, &str)], want_send_probe: Option<&str>) -> TestRe
         ],
         env,
     )?;
+    // Other processes' TCP beside it, as on any busy host: none of it may
+    // pass the `-p` filter (sockets the workload bound and closed leave
+    // their `struct sock` addresses to be reused by these).
+    let foreign = ForeignTcp::start();
     wl.go().map_err(text)?;
     let lines = wl.read_until("done").map_err(text)?;
     // Let the drain's 100 ms tick pick the last events up, then stop cleanly.
     std::thread::sleep(Duration::from_millis(300));
+    let foreign = foreign.stop();
+    ensure!(
+        foreign > 0,
+        "no foreign connection was made beside the workload"
+    );
     let stopped = rec.stop(libc::SIGINT).map_err(text)?;
     let (ok, err) = (stopped.success(), stopped.stderr_text());
     ensure!(ok, "sockrec record failed: {err}");

@@ -65,16 +65,47 @@ pub fn filtering() -> bool {
     }
 }
 
-/// Whether a TCP event (`kind`) of the socket `sk` is to be recorded. Most
+/// TCP states (include/net/tcp_states.h) the filter tells apart.
+const TCP_FIN_WAIT1: u8 = 4;
+const TCP_CLOSE: u8 = sockrec_common::TCP_CLOSE;
+const TCP_LAST_ACK: u8 = 9;
+const TCP_LISTEN: u8 = 10;
+
+/// Whether a TCP event (`kind`) of the socket `sk`, a state change
+/// (`states`: old, new) or a retransmit (None), is to be recorded. Most
 /// come in softirq (a segment arrived, a timer fired), where the current
-/// task is whichever was interrupted: with a filter set, such an event is
-/// kept if its socket's connect, accept or listen passed the filter
-/// ([`remember_sock`]), if it is the birth of a connection to a port whose
-/// listen passed it (`born_on`: the new socket's local port when its
-/// state leaves LISTEN; it is then remembered), or if the current task
-/// passes it (a change made by the owner's own call: connect, close).
+/// task is whichever was interrupted: on loopback, often another process
+/// whose own send ran the softirq that took this socket's segment. So with
+/// a filter set, a socket's owner is decided once, when its connection
+/// begins, and remembered by its `struct sock` address:
+/// - leaving CLOSE (connect: SYN_SENT; listen: LISTEN) is done by the
+///   owner's own call (tcp_v4_connect(), inet_csk_listen_start()), so the
+///   current task decides;
+/// - leaving LISTEN for any state but CLOSE is a connection's birth
+///   (inet_csk_clone_lock() in net/ipv4/inet_connection_sock.c sets the
+///   clone's first state; the clone starts with its listener's LISTEN),
+///   kept if a listen on its local port (`born_on`) passed the filter;
+/// - any other change, or a retransmit, is kept if the socket was
+///   remembered so, or by a connect, accept or listen that passed the
+///   filter ([`remember_sock`]).
+///
+/// Deciding at the beginning also forgets what a freed socket left: a
+/// `struct sock` address is reused by sockets of anyone, and a socket that
+/// never reaches TCP_CLOSE (bound and closed, or not TCP) is never
+/// forgotten otherwise ([`forget_sock`]).
+///
+/// A socket whose beginning was not seen (it began before the recording)
+/// is kept only for the changes its owner's own calls make, in its
+/// context: close() or shutdown() (FIN_WAIT1, LAST_ACK, through
+/// tcp_close_state() in net/ipv4/tcp.c) and a listener's close.
 #[inline(always)]
-pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64, born_on: Option<u16>) -> bool {
+pub fn should_trace_sock(
+    kind: EventKind,
+    pid_tgid: u64,
+    sk: u64,
+    states: Option<(u8, u8)>,
+    born_on: Option<u16>,
+) -> bool {
     let mask = unsafe { read_volatile(&EVENT_MASK) };
     if mask & kind.bit() == 0 {
         return false;
@@ -82,16 +113,30 @@ pub fn should_trace_sock(kind: EventKind, pid_tgid: u64, sk: u64, born_on: Optio
     if !filtering() {
         return true;
     }
+    let keep = match states {
+        Some((TCP_CLOSE, new)) if new != TCP_CLOSE => Some(should_trace(kind, pid_tgid)),
+        Some((TCP_LISTEN, new)) if new != TCP_CLOSE => {
+            Some(born_on.is_some_and(|port| unsafe { TRACED_PORTS.get(&port) }.is_some()))
+        }
+        _ => None,
+    };
+    if let Some(keep) = keep {
+        if keep {
+            let _ = TRACED_SOCKS.insert(&sk, &1, 0);
+        } else {
+            let _ = TRACED_SOCKS.remove(&sk);
+        }
+        return keep;
+    }
     if unsafe { TRACED_SOCKS.get(&sk) }.is_some() {
         return true;
     }
-    if let Some(port) = born_on
-        && unsafe { TRACED_PORTS.get(&port) }.is_some()
-    {
-        let _ = TRACED_SOCKS.insert(&sk, &1, 0);
-        return true;
+    match states {
+        Some((_, TCP_FIN_WAIT1 | TCP_LAST_ACK)) | Some((TCP_LISTEN, TCP_CLOSE)) => {
+            should_trace(kind, pid_tgid)
+        }
+        _ => false,
     }
-    should_trace(kind, pid_tgid)
 }
 
 /// Notes that `sk`'s owner passed the filters (a call of it was recorded),

@@ -44,14 +44,14 @@ pub fn emit_tcp<const BTF: bool>(kind: EventKind, sk: u64, states: Option<(u8, u
     // LISTEN state it starts with) takes its first state. Its local port
     // is the listener's (`skc_num`, host order, in sock_common).
     let born_on = match states {
-        Some((TCP_LISTEN, _)) if filtering() => Some(if BTF {
+        Some((TCP_LISTEN, new)) if new != TCP_CLOSE && filtering() => Some(if BTF {
             btf_u16(sk, &fs.sk_num)
         } else {
             read(sk, &fs.sk_num).unwrap_or(0) as u16
         }),
         _ => None,
     };
-    if !should_trace_sock(kind, pid_tgid, sk, born_on) {
+    if !should_trace_sock(kind, pid_tgid, sk, states, born_on) {
         return;
     }
     let (family, sock_type, protocol) = if BTF {
