@@ -54,6 +54,8 @@ buckets AS (
 )
 SELECT map, host, comm, pid, low, high, count
 FROM (
-    SELECT *, sum(count) OVER (PARTITION BY map, host, comm, pid) AS total FROM buckets
+    -- Not by `map`, a constant (as in soconnlat.sql: a Ballista cluster
+    -- failed the window over it).
+    SELECT *, sum(count) OVER (PARTITION BY host, comm, pid) AS total FROM buckets
 )
 ORDER BY map, total, host, comm, pid, low NULLS FIRST

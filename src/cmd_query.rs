@@ -4,7 +4,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, ValueEnum};
-use sockrec_analyzer::{Format, Limits, Params, Query, REPORTS, reports};
+use sockrec_analyzer::{Engine, Format, Limits, Params, Query, REPORTS, reports};
 use sockrec_capture::terminal::escape;
 use std::{
     io::Write as _,
@@ -37,6 +37,11 @@ pub struct QueryArgs {
     /// [default: half of this machine's memory].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
+    /// Run the query on a cluster (`sockrec cluster`): its scheduler,
+    /// df://HOST:PORT. Every process of it must reach the captures: the
+    /// same local paths, or s3:// inputs.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
     /// tcptop's interval, in seconds (fractions allowed); SQL reads it as
     /// `$interval_ns`.
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval)]
@@ -150,13 +155,38 @@ pub fn run(args: QueryArgs) -> Result<()> {
     let params = Params {
         interval_ns: args.interval,
     };
-    let written = sockrec_analyzer::run(&inputs, &query, format, limits, &params, &mut stdout)
-        .and_then(|()| Ok(stdout.flush()?));
+    let engine = match &args.cluster {
+        None => Engine::Local,
+        Some(url) => cluster_engine(url)?,
+    };
+    let written = sockrec_analyzer::run_on(
+        &inputs,
+        &query,
+        format,
+        limits,
+        &params,
+        &engine,
+        &mut stdout,
+    )
+    .and_then(|()| Ok(stdout.flush()?));
     match written {
         // `sockrec query ... | head`: the reader has what it wanted.
         Err(_) if stdout.broken => Ok(()),
         other => other,
     }
+}
+
+#[cfg(feature = "cluster")]
+fn cluster_engine(url: &str) -> Result<Engine> {
+    sockrec_cluster::engine(url)
+}
+
+/// Without the `cluster` feature, `--cluster` is an error.
+#[cfg(not(feature = "cluster"))]
+fn cluster_engine(url: &str) -> Result<Engine> {
+    bail!(
+        "--cluster {url}: this sockrec was built without the cluster client (cargo feature `cluster`)"
+    )
 }
 
 /// Stdout that remembers a broken pipe: the CSV and JSON writers report it

@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 use sockrec_capture::terminal::escape;
 use std::process::ExitCode;
 
+#[cfg(feature = "cluster")]
+mod cmd_cluster;
 mod cmd_info;
 mod cmd_plot;
 mod cmd_query;
@@ -54,6 +56,12 @@ enum Command {
     /// PREFIX/HOST/START.parquet, for `query -i s3://BUCKET/PREFIX/`.
     #[cfg(feature = "s3")]
     Upload(cmd_upload::UploadArgs),
+    /// Run a query cluster (Apache DataFusion Ballista) for `query
+    /// --cluster`: a scheduler, and executors on the machines that hold or
+    /// reach the captures.
+    #[cfg(feature = "cluster")]
+    #[command(subcommand)]
+    Cluster(cmd_cluster::ClusterCommand),
     /// Cut a smaller capture from captures: a time span, processes, hosts,
     /// event kinds, or any SQL condition (metadata and format kept).
     Slice(cmd_slice::SliceArgs),
@@ -128,6 +136,8 @@ fn main_inner(cli: Cli) -> Result<()> {
         Command::Query(args) => cmd_query::run(args),
         #[cfg(feature = "s3")]
         Command::Upload(args) => cmd_upload::run(args),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(command) => cmd_cluster::run(command),
         Command::Slice(args) => cmd_slice::run(args),
         Command::Redact(args) => cmd_redact::run(args),
         Command::Plot(args) => cmd_plot::run(args),

@@ -36,7 +36,7 @@ use anyhow::{Context as _, Result};
 pub use datafusion::arrow;
 pub use output::Format;
 pub use reports::{REPORTS, Report};
-pub use session::{Limits, Params, QueryResult, Session};
+pub use session::{Engine, Limits, Params, QueryResult, Session};
 
 /// What to run.
 pub enum Query {
@@ -70,11 +70,24 @@ pub fn run(
     params: &Params,
     out: &mut dyn Write,
 ) -> Result<()> {
+    run_on(inputs, query, format, limits, params, &Engine::Local, out)
+}
+
+/// [`run`], with the query run by `engine` (`query --cluster`).
+pub fn run_on(
+    inputs: &[String],
+    query: &Query,
+    format: Option<Format>,
+    limits: Limits,
+    params: &Params,
+    engine: &Engine,
+    out: &mut dyn Write,
+) -> Result<()> {
     let format = format.unwrap_or_else(|| query.default_format());
     if let (Format::Tool, Query::Sql { .. }) = (format, query) {
         anyhow::bail!("--format tool is only for the built-in reports (sockrec query --list)");
     }
-    let result = result(inputs, query, limits, params)?;
+    let result = result_on(inputs, query, limits, params, engine)?;
     match (query, format) {
         (Query::Report(r), Format::Tool) => r.render(&result, out)?,
         _ => output::write(&result, format, out)?,
@@ -91,6 +104,17 @@ pub fn result(
     limits: Limits,
     params: &Params,
 ) -> Result<QueryResult> {
+    result_on(inputs, query, limits, params, &Engine::Local)
+}
+
+/// [`result`], with the query run by `engine`.
+pub fn result_on(
+    inputs: &[String],
+    query: &Query,
+    limits: Limits,
+    params: &Params,
+    engine: &Engine,
+) -> Result<QueryResult> {
     // DataFusion runs partitions as tasks; a multi-threaded runtime lets
     // them use every core on a big capture.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -106,7 +130,7 @@ pub fn result(
     // error, not sockrec's.
     let result = sockrec_capture::panic::quietly(|| {
         runtime.block_on(async {
-            let session = Session::open(inputs, limits).await?;
+            let session = Session::open_on(inputs, limits, engine).await?;
             if let Query::Report(r) = query
                 && let Some(l) = session.lacking(r.needs)
             {

@@ -32,12 +32,24 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::SessionState;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, lit};
 use futures::StreamExt as _;
 use sockrec_capture::{CaptureInfo, Location, capture_schema, expand_inputs};
 use url::Url;
+
+/// Where a session's queries run: here, or on a cluster. The analyzer
+/// knows no engine but DataFusion: a cluster's client is a function that
+/// turns a session's state into one whose queries the cluster plans and
+/// runs (sockrec-cluster's `engine`, Ballista's `upgrade_for_ballista`).
+#[derive(Clone, Default)]
+pub enum Engine {
+    #[default]
+    Local,
+    Remote(Arc<dyn Fn(SessionState) -> datafusion::common::Result<SessionState> + Send + Sync>),
+}
 
 /// The table the captures are registered as.
 pub const TABLE: &str = "events";
@@ -122,6 +134,11 @@ impl Session {
     /// store (sockrec_store), checked as files are, read by DataFusion
     /// through the same clients; they come after the local files.
     pub async fn open(inputs: &[String], limits: Limits) -> Result<Session> {
+        Session::open_on(inputs, limits, &Engine::Local).await
+    }
+
+    /// [`Session::open`], with queries run by `engine`.
+    pub async fn open_on(inputs: &[String], limits: Limits, engine: &Engine) -> Result<Session> {
         let (objects, files): (Vec<String>, Vec<String>) =
             inputs.iter().cloned().partition(|i| is_object_url(i));
         let paths = if files.is_empty() {
@@ -134,6 +151,12 @@ impl Session {
             captures.push(CaptureInfo::open(path)?);
         }
         let ctx = context(limits)?;
+        // Before the functions are registered: a cluster's client state
+        // replaces the session's function list with its own.
+        let ctx = match engine {
+            Engine::Local => ctx,
+            Engine::Remote(upgrade) => SessionContext::new_with_state(upgrade(ctx.state())?),
+        };
         captures.extend(open_objects(&ctx, &objects).await?);
         for info in &captures {
             check_schema(info)?;
@@ -148,9 +171,12 @@ impl Session {
         }
         let mut union: Option<DataFrame> = None;
         for info in &captures {
-            let df = ctx
+            let mut df = ctx
                 .read_table(Arc::new(listing_table(&info.location, &parquet)?))?
                 .with_column(CAPTURE_COLUMN, lit(info.location.to_string()))?;
+            if let Engine::Remote(_) = engine {
+                df = plain_strings(df)?;
+            }
             union = Some(match union {
                 None => df,
                 Some(u) => u.union(df)?,
@@ -276,6 +302,32 @@ impl Session {
             _ => query_error(e),
         }
     }
+}
+
+/// `df` with its dictionary-encoded columns (`host`, `comm`, `kind`...)
+/// as plain strings. On a Ballista 55 cluster, a union of three or more
+/// captures sorted (every per-event report) failed in the executors' merge
+/// with "It is not possible to interleave arrays of different data types
+/// (Dictionary(Int32, Utf8) and Utf8)": one branch reached it decoded.
+/// Plain strings print the same in every format.
+fn plain_strings(df: DataFrame) -> Result<DataFrame> {
+    use datafusion::common::Column;
+    use datafusion::logical_expr::{Expr, cast};
+    let columns: Vec<Expr> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let column = Expr::Column(Column::from_name(f.name()));
+            match f.data_type() {
+                DataType::Dictionary(_, value) => {
+                    cast(column, value.as_ref().clone()).alias(f.name())
+                }
+                _ => column,
+            }
+        })
+        .collect();
+    Ok(df.select(columns)?)
 }
 
 /// `1.5 GiB`, `512 MiB`: a memory size as a person reads it.

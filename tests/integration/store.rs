@@ -123,12 +123,12 @@ impl Drop for S3Server {
 }
 
 /// Environment variables for a sockrec process.
-type Vars = Vec<(&'static str, String)>;
+pub(crate) type Vars = Vec<(&'static str, String)>;
 
 /// `cmd` with `vars`, and without any other AWS setting of the
 /// environment the tests run in (no profile, no `~/.aws`: the home is the
 /// target's scratch directory).
-fn with_env<'a>(cmd: &'a mut Command, vars: &Vars) -> &'a mut Command {
+pub(crate) fn with_env<'a>(cmd: &'a mut Command, vars: &Vars) -> &'a mut Command {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("AWS_") {
             cmd.env_remove(key);
@@ -143,7 +143,7 @@ fn with_env<'a>(cmd: &'a mut Command, vars: &Vars) -> &'a mut Command {
 
 /// `sockrec upload CAPTURES --to TO` against `s3`; its stdout lines
 /// (`FILE -> URL`) as the URLs.
-fn upload(s3: &S3Server, captures: &[&Path], to: &str) -> Result<Vec<String>, String> {
+pub(crate) fn upload(s3: &S3Server, captures: &[&Path], to: &str) -> Result<Vec<String>, String> {
     let mut cmd = util::sockrec();
     s3.env(cmd.arg("upload").args(captures).args(["--to", to]));
     let out = util::run(&mut cmd);

@@ -300,6 +300,9 @@ const HOST_ONLY: &[&str] = &[
     // Captures in object storage: an S3 server (moto, Python) and curl,
     // which the guests lack; the client is user space alone.
     "store::",
+    // A Ballista cluster of three sockrec processes: user space alone,
+    // and one of its tests needs the S3 server too.
+    "cluster::",
     // Completions checked with bash, which the guests' busybox lacks.
     "cli::completions_and_man_pages",
 ];
