@@ -37,7 +37,7 @@ use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, lit};
 use futures::StreamExt as _;
-use sockrec_capture::{CaptureInfo, Location, capture_schema, expand_inputs};
+use sockrec_capture::{CaptureInfo, Location, capture_schema, expand_inputs, is_object_url};
 use url::Url;
 
 /// Where a session's queries run: here, or on a cluster. The analyzer
@@ -362,11 +362,6 @@ fn context(limits: Limits) -> Result<SessionContext> {
         .with_memory_limit(limits.memory, 1.0)
         .build_arc()?;
     Ok(SessionContext::new_with_config_rt(config, runtime))
-}
-
-/// Whether an input names an object in a store rather than a file.
-fn is_object_url(input: &str) -> bool {
-    input.starts_with("s3://")
 }
 
 /// The captures in a store that `objects` name, checked, with each

@@ -48,7 +48,7 @@ pub use addr::SockAddr;
 pub use batch::EventBatch;
 pub use derived::DerivedCapture;
 pub use inputs::expand_inputs;
-pub use location::Location;
+pub use location::{Location, OBJECT_SCHEME, is_object_url};
 pub use meta::CaptureMeta;
 pub use new_file::NewCapture;
 pub use reader::CaptureInfo;

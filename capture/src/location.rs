@@ -5,6 +5,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The scheme of the object stores captures are read from.
+pub const OBJECT_SCHEME: &str = "s3://";
+
+/// Whether a command-line input names an object in a store, not a file.
+pub fn is_object_url(input: &str) -> bool {
+    input.starts_with(OBJECT_SCHEME)
+}
+
 /// A capture's place: a local file, or an object's URL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Location {

@@ -34,22 +34,17 @@ use object_store::path::Path as Key;
 use object_store::{
     BackoffConfig, ClientConfigKey, ObjectMeta, ObjectStore, ObjectStoreExt as _, RetryConfig,
 };
-use sockrec_capture::{CaptureInfo, Location};
+// The URL scheme of the stores sockrec reads, and which inputs name one
+// (in sockrec-capture: the analyzer tells them apart without this crate).
+pub use sockrec_capture::is_object_url;
+use sockrec_capture::{CaptureInfo, Location, OBJECT_SCHEME as SCHEME};
 use tokio::io::AsyncWriteExt as _;
 use url::Url;
-
-/// The URL scheme of the stores sockrec reads.
-const SCHEME: &str = "s3://";
 
 /// Bytes fetched from an object's end at first: a capture's footer is a
 /// few KiB (one entry per row group and column), so one request usually
 /// holds it.
 const FIRST_TAIL: u64 = 64 * 1024;
-
-/// Whether a command-line input names an object in a store, not a file.
-pub fn is_object_url(input: &str) -> bool {
-    input.starts_with(SCHEME)
-}
 
 /// `s3://BUCKET/KEY` taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: the benchmarks of issue 4, run on this machine.
 //!
 //! ```text
-//! cargo xtask bench [overhead|kernel|throughput|size|query|memory|all]... [--quick]
+//! cargo xtask bench [overhead|kernel|throughput|size|query|memory|fleet|all]... [--quick]
 //!                   [--rounds N] [--secs S] [--capture FILE] [--sockrec FILE]
 //! ```
 //!
@@ -22,7 +22,9 @@
 //!   sizes would change;
 //! - `query`: the four reports of `sockrec query` on a 10M-event capture,
 //!   against the same reports in DuckDB;
-//! - `memory`: the recorder's peak RSS over a busy recording.
+//! - `memory`: the recorder's peak RSS over a busy recording;
+//! - `fleet`: the reports over 8 hosts' captures (50M events) locally and
+//!   on a local Ballista cluster of 1 and 2 executors.
 //!
 //! Timings are only ever printed, never asserted: they depend on the
 //! machine and on what else runs on it.
@@ -33,6 +35,7 @@ use std::{path::PathBuf, time::Duration};
 mod bpf_stats;
 mod bpftrace;
 mod env;
+mod fleet;
 mod kernel;
 mod memory;
 mod overhead;
@@ -59,16 +62,18 @@ pub enum Part {
     Size,
     Query,
     Memory,
+    Fleet,
 }
 
 impl Part {
-    const ALL: [Part; 6] = [
+    const ALL: [Part; 7] = [
         Part::Overhead,
         Part::Kernel,
         Part::Throughput,
         Part::Size,
         Part::Query,
         Part::Memory,
+        Part::Fleet,
     ];
 
     fn name(self) -> &'static str {
@@ -79,6 +84,7 @@ impl Part {
             Part::Size => "size",
             Part::Query => "query",
             Part::Memory => "memory",
+            Part::Fleet => "fleet",
         }
     }
 }
@@ -166,7 +172,7 @@ impl Options {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask bench [overhead|kernel|throughput|size|query|memory|all]... \
+    "usage: cargo xtask bench [overhead|kernel|throughput|size|query|memory|fleet|all]... \
      [--quick] [--rounds N] [--secs S] [--capture FILE] [--sockrec FILE]"
         .into()
 }
@@ -194,6 +200,7 @@ pub fn run(args: &[&str]) -> Result<()> {
             Part::Size => size::run(&env, &opts, &mut report),
             Part::Query => query::run(&env, &opts, &mut report),
             Part::Memory => memory::run(&env, &opts, &mut report),
+            Part::Fleet => fleet::run(&env, &opts, &mut report),
         };
         // One part failing (a tool missing, a report not written yet) should
         // not cost the figures of the others.

@@ -25,7 +25,7 @@ impl Env {
         let needs_root = opts
             .parts
             .iter()
-            .any(|&p| p != Part::Query || opts.capture.is_none());
+            .any(|&p| !matches!(p, Part::Query | Part::Fleet) || opts.capture.is_none());
         if needs_root && crate::unsafe_geteuid() != 0 {
             bail!(
                 "the recording parts load eBPF programs: run as root \

@@ -7,9 +7,9 @@
 
 use anyhow::{Context as _, Result, bail};
 use arrow_array::{
-    ArrayRef, RecordBatch,
+    ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray,
     cast::AsArray as _,
-    types::{TimestampNanosecondType, UInt64Type},
+    types::{Int32Type, TimestampNanosecondType, UInt64Type},
 };
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::{
@@ -96,6 +96,13 @@ pub fn column_sizes(path: &Path) -> Result<Vec<(String, u64)>> {
 /// recorder's size, rows grouped by kind), and `src`'s metadata, its
 /// `sockrec.end_ns` moved to the new end. Returns the rows written.
 pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
+    repeat_as(src, dst, min_rows, None)
+}
+
+/// Another host's capture: [`repeat`], with `host` = (name, ns) the
+/// recorder's host name (`host` column, `sockrec.host`) and every time
+/// `ns` later, so that several such captures read as one fleet's.
+pub fn repeat_as(src: &Path, dst: &Path, min_rows: u64, host: Option<(&str, u64)>) -> Result<u64> {
     let src_rows = rows(src)?;
     if src_rows == 0 {
         bail!("{} holds no events", src.display());
@@ -119,7 +126,14 @@ pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
         {
             k.value = Some((end + (shift * (copies - 1)) as i64).to_string());
         }
+        if let Some((name, _)) = host
+            && k.key == "sockrec.host"
+        {
+            k.value = Some(name.to_string());
+        }
     }
+    let host_column = host.map(|(name, _)| name);
+    let late = host.map_or(0, |(_, ns)| ns);
     let schema = bare(builder.schema());
     let time = schema.index_of("time")?;
     let time_ns = schema.index_of("time_ns")?;
@@ -132,8 +146,12 @@ pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
         .set_key_value_metadata(Some(kv))
         .build();
     let mut w = ArrowWriter::try_new(File::create(dst)?, schema.clone(), Some(props))?;
+    let host_index = match host {
+        Some(_) => schema.index_of("host")?,
+        None => 0,
+    };
     for copy in 0..copies {
-        let off = shift * copy;
+        let off = shift * copy + late;
         for (i, &n) in row_groups.iter().enumerate() {
             let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(src)?)?
                 .with_row_groups(vec![i])
@@ -153,6 +171,12 @@ pub fn repeat(src: &Path, dst: &Path, min_rows: u64) -> Result<u64> {
                         .as_primitive::<UInt64Type>()
                         .unary::<_, UInt64Type>(|t| t + off),
                 );
+                if let Some(name) = host_column {
+                    let keys = Int32Array::from(vec![0; batch.num_rows()]);
+                    let values: ArrayRef = Arc::new(StringArray::from(vec![name]));
+                    cols[host_index] =
+                        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?);
+                }
                 w.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
             }
             w.flush()?;
@@ -208,6 +232,11 @@ mod tests {
             ),
             Field::new("time_ns", DataType::UInt64, false),
             Field::new("kind", DataType::Utf8, false),
+            Field::new(
+                "host",
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                false,
+            ),
         ]));
         let boot = 1_000_000_000_000i64;
         let ns: Vec<u64> = (0..rows).map(|i| 5_000 + i * 10).collect();
@@ -222,12 +251,20 @@ mod tests {
                 ),
                 Arc::new(UInt64Array::from(ns.clone())),
                 Arc::new(StringArray::from(vec!["send"; rows as usize])),
+                Arc::new(
+                    DictionaryArray::<Int32Type>::try_new(
+                        Int32Array::from(vec![0; rows as usize]),
+                        Arc::new(StringArray::from(vec!["web-1"])),
+                    )
+                    .unwrap(),
+                ),
             ],
         )
         .unwrap();
         let kv = vec![
             KeyValue::new("sockrec.format_version".into(), "1".to_string()),
             KeyValue::new("sockrec.end_ns".into(), "7000".to_string()),
+            KeyValue::new("sockrec.host".into(), "web-1".to_string()),
         ];
         let props = recorder_props(None)
             .set_key_value_metadata(Some(kv))
@@ -301,6 +338,28 @@ mod tests {
     }
 
     #[test]
+    fn repeat_as_another_host_renames_it_and_shifts_its_times() {
+        let (src, dst) = (scratch("as-src.parquet"), scratch("as-dst.parquet"));
+        write_small(&src, 10);
+        assert_eq!(repeat_as(&src, &dst, 10, Some(("db-2", 500))).unwrap(), 10);
+        let (batches, kv) = read_all(&dst);
+        let b = &batches[0];
+        let hosts = b["host"].as_dictionary::<Int32Type>();
+        let names = hosts.values().as_string::<i32>();
+        assert!(
+            hosts
+                .keys()
+                .iter()
+                .all(|k| names.value(k.unwrap() as usize) == "db-2")
+        );
+        assert_eq!(b["time_ns"].as_primitive::<UInt64Type>().value(0), 5_500);
+        let get = |k: &str| kv.iter().find(|x| x.key == k).and_then(|x| x.value.clone());
+        assert_eq!(get("sockrec.host").as_deref(), Some("db-2"));
+        let _ = std::fs::remove_file(&src);
+        let _ = std::fs::remove_file(&dst);
+    }
+
+    #[test]
     fn rewrite_keeps_rows_and_metadata_under_other_settings() {
         let (src, dst) = (
             scratch("rewrite-src.parquet"),
@@ -320,7 +379,7 @@ mod tests {
         assert!(kv.iter().any(|k| k.key == "sockrec.format_version"));
         // Column sizes cover every column, largest first.
         let cols = column_sizes(&dst).unwrap();
-        assert_eq!(cols.len(), 3);
+        assert_eq!(cols.len(), 4);
         assert!(cols.windows(2).all(|w| w[0].1 >= w[1].1));
         let _ = std::fs::remove_file(&src);
         let _ = std::fs::remove_file(&dst);

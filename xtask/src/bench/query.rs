@@ -136,7 +136,7 @@ pub fn run(env: &Env, opts: &Options, report: &mut Report) -> Result<()> {
 
 /// Records the UDP and TCP loops at once: a capture with every report's
 /// material (connects and accepts as well as messages).
-fn record_busy(env: &Env, opts: &Options) -> Result<PathBuf> {
+pub(super) fn record_busy(env: &Env, opts: &Options) -> Result<PathBuf> {
     let dur = opts.secs(10.0, 5.0);
     eprintln!("bench: query: recording a busy loopback for the source capture");
     let path = env.scratch("query-source.parquet");
