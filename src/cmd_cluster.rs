@@ -118,7 +118,7 @@ pub fn run(command: ClusterCommand) -> Result<()> {
             let work_dir = a.work_dir.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("sockrec-executor-{}", std::process::id()))
             });
-            eprintln!(
+            let said = format!(
                 "sockrec: executor for scheduler {host}:{port}, Flight on {}:{}, tasks on {}:{}, work in {}",
                 a.bind_host,
                 a.bind_port,
@@ -138,7 +138,9 @@ pub fn run(command: ClusterCommand) -> Result<()> {
                 executor_heartbeat_interval_seconds: a.executor_heartbeat_interval_seconds,
                 scheduler_connect_timeout_seconds: a.scheduler_connect_timeout_seconds,
             };
-            runtime.block_on(sockrec_cluster::executor::run(options))
+            runtime.block_on(sockrec_cluster::executor::run(options, || {
+                eprintln!("{said}")
+            }))
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, anyhow};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use datafusion::execution::context::SessionConfig;
@@ -37,8 +39,9 @@ pub struct ExecutorOptions {
 }
 
 /// Runs the executor until it is stopped (SIGINT, SIGTERM: it finishes
-/// its tasks and tells the scheduler) or fails.
-pub async fn run(options: ExecutorOptions) -> Result<()> {
+/// its tasks and tells the scheduler) or fails. `ready` is called once the
+/// scheduler answers.
+pub async fn run(options: ExecutorOptions, ready: impl FnOnce()) -> Result<()> {
     std::fs::create_dir_all(&options.work_dir)
         .with_context(|| format!("{}", options.work_dir.display()))?;
     let work_dir = options
@@ -46,6 +49,13 @@ pub async fn run(options: ExecutorOptions) -> Result<()> {
         .to_str()
         .ok_or_else(|| anyhow!("{}: not UTF-8", options.work_dir.display()))?
         .to_string();
+    wait_for_scheduler(
+        &options.scheduler_host,
+        options.scheduler_port,
+        options.scheduler_connect_timeout_seconds,
+    )
+    .await?;
+    ready();
     let stores = Arc::new(CaptureStores::default());
     let functions = BallistaFunctionRegistry::from(&session_state(
         SessionConfig::new(),
@@ -62,7 +72,9 @@ pub async fn run(options: ExecutorOptions) -> Result<()> {
         vcores: options.vcores,
         work_dir: Some(work_dir),
         executor_heartbeat_interval_seconds: options.executor_heartbeat_interval_seconds,
-        scheduler_connect_timeout_seconds: options.scheduler_connect_timeout_seconds,
+        // Waited for above: Ballista 55's own wait never ends (it measures
+        // `Instant::now().elapsed()`, always 0, in executor_process.rs).
+        scheduler_connect_timeout_seconds: 0,
         override_function_registry: Some(Arc::new(functions)),
         // Ballista's own producer only sets the spill directory.
         override_runtime_producer: Some(Arc::new(move |_| {
@@ -78,4 +90,20 @@ pub async fn run(options: ExecutorOptions) -> Result<()> {
     start_executor_process(Arc::new(config))
         .await
         .map_err(|e| anyhow!("executor: {e}"))
+}
+
+/// Waits until the scheduler accepts connections, for up to `seconds`
+/// (0: one try), so that an executor started first waits for it, and one
+/// pointed at nothing ends with one line.
+async fn wait_for_scheduler(host: &str, port: u16, seconds: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(seconds.into());
+    loop {
+        match tokio::net::TcpStream::connect((host, port)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => {
+                bail!("no scheduler answers at {host}:{port} (waited {seconds} s): {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
 }

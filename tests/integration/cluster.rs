@@ -137,19 +137,7 @@ fn listening(port: u16, child: &mut Child) -> TestResult {
 /// `sockrec query ARGS` with `vars`, within 120 s; its output.
 fn query(vars: &Vars, args: &[String]) -> Result<std::process::Output, String> {
     let mut cmd = util::sockrec();
-    with_env(cmd.arg("query").args(args), vars)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            return Err(format!("query {args:?} still running after 120 s"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().map_err(|e| e.to_string())
+    run_within(with_env(cmd.arg("query").args(args), vars))
 }
 
 /// [`query`], which must succeed; its stdout.
@@ -269,7 +257,50 @@ fn reports_on_a_cluster_print_what_local_runs_print() -> TestResult {
         line.contains(&url) && line.contains("no scheduler"),
         "{line}"
     );
+    // An executor whose scheduler never comes: one line once it has
+    // waited, not a retry loop for ever.
+    let port = free_port()?;
+    let started = Instant::now();
+    let out = run_within(util::sockrec().args([
+        "cluster",
+        "executor",
+        "--scheduler",
+        &format!("127.0.0.1:{port}"),
+        "--bind-host",
+        "127.0.0.1",
+        "--bind-port",
+        &free_port()?.to_string(),
+        "--bind-grpc-port",
+        &free_port()?.to_string(),
+        "--scheduler-connect-timeout-seconds",
+        "1",
+    ]))?;
+    let line = util::one_error_line(&out)?;
+    ensure!(
+        line.contains(&format!("no scheduler answers at 127.0.0.1:{port}")),
+        "{line}"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(30),
+        "the executor took {:?} to give up",
+        started.elapsed()
+    );
     Ok(())
+}
+
+/// Runs `cmd` to its end, within 120 s.
+fn run_within(cmd: &mut std::process::Command) -> Result<std::process::Output, String> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            return Err(format!("{cmd:?} still running after 120 s"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().map_err(|e| e.to_string())
 }
 
 /// Captures uploaded to a real S3 server, queried by `s3://` on a
